@@ -1,0 +1,271 @@
+//! The `bo` command line: Buildout's flags and `section:option=value` assignments,
+//! and one subcommand per task. Parsing is clap's; this module only turns the words
+//! into [`config::LoadOptions`] and dispatches. Errors print as `error: ...` after a
+//! `While:` chain, with exit code 1.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, LoadOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bo",
+    version,
+    about = "Buildout, reimplemented: assemble applications from buildout.cfg with sandboxed recipes",
+    after_help = "Assignments `section:option=value` (also `+=`, `-=`; section defaults to buildout) may be given before the command."
+)]
+pub struct Cli {
+    /// The configuration file (default: buildout.cfg).
+    #[arg(short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Don't read the user defaults (~/.buildout/default.cfg).
+    #[arg(short = 'U', global = true)]
+    pub no_user_defaults: bool,
+    /// Offline: never touch the network (buildout:offline=true).
+    #[arg(short = 'o', global = true)]
+    pub offline: bool,
+    /// Online (buildout:offline=false).
+    #[arg(short = 'O', global = true)]
+    pub online: bool,
+    /// Look for newer distributions (buildout:newest=true).
+    #[arg(short = 'n', global = true)]
+    pub newest: bool,
+    /// Don't look for newer distributions (buildout:newest=false).
+    #[arg(short = 'N', global = true)]
+    pub not_newest: bool,
+    /// More output; repeat for more.
+    #[arg(short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output; repeat for less.
+    #[arg(short = 'q', global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// Socket timeout in seconds (buildout:socket-timeout).
+    #[arg(short = 't', global = true, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Debug: print the full error chain on failure.
+    #[arg(short = 'D', global = true)]
+    pub debug: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install the configured parts (Buildout's `install`); the default command.
+    #[command(alias = "install")]
+    Build {
+        /// Only these parts (leaves parts that are no longer configured alone).
+        parts: Vec<String>,
+    },
+    /// List every option with its value and where it came from.
+    Annotate {
+        /// Only these sections.
+        sections: Vec<String>,
+    },
+    /// Print one raw option value, or with --json the whole resolved configuration.
+    Query {
+        /// `[section:]option` (section defaults to buildout).
+        key: Vec<String>,
+        /// Print every section fully resolved, as JSON, without running recipes.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Splits Buildout-style assignments (`section:option=value`) out of the arguments:
+/// any word with `=` that is not a flag and comes before the command, or after it.
+fn split_assignments(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let mut rest = Vec::new();
+    let mut assignments = Vec::new();
+    let mut iter = args.into_iter();
+    if let Some(program) = iter.next() {
+        rest.push(program);
+    }
+    let mut expecting_value = false;
+    for arg in iter {
+        let text = arg.to_string_lossy();
+        if expecting_value {
+            expecting_value = false;
+            rest.push(arg);
+            continue;
+        }
+        if text.starts_with('-') {
+            // `-c FILE` and `-t N` take the next word unless glued (`-cFILE`).
+            let flags = text.trim_start_matches('-');
+            if !text.starts_with("--") && flags.ends_with(['c', 't']) {
+                expecting_value = true;
+            }
+            rest.push(arg);
+        } else if text.contains('=') {
+            assignments.push(text.into_owned());
+        } else {
+            rest.push(arg);
+        }
+    }
+    (rest, assignments)
+}
+
+/// Parses `[section:]option=value` (Buildout's rules: both sides stripped, the
+/// section defaults to `buildout`, more than one `:` is an error).
+fn parse_assignment(word: &str) -> Result<(String, String, String), String> {
+    let (key, value) = word.split_once('=').expect("assignments contain '='");
+    let parts: Vec<&str> = key.split(':').collect();
+    let (section, option) = match parts.as_slice() {
+        [option] => ("buildout", *option),
+        [section, option] => (*section, *option),
+        _ => return Err(format!("Invalid option: {key}")),
+    };
+    Ok((section.trim().to_string(), option.trim().to_string(), value.trim().to_string()))
+}
+
+impl Cli {
+    fn load_options(&self, assignments: &[String]) -> Result<LoadOptions, String> {
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+        let mut options = LoadOptions::new(cwd);
+        if let Some(config) = &self.config {
+            options.config_file = config.clone();
+        }
+        options.use_user_defaults = !self.no_user_defaults;
+        let mut flag = |option: &str, value: &str| {
+            options.assignments.push(("buildout".into(), option.into(), value.into()));
+        };
+        if self.offline {
+            flag("offline", "true");
+        }
+        if self.online {
+            flag("offline", "false");
+        }
+        if self.newest {
+            flag("newest", "true");
+        }
+        if self.not_newest {
+            flag("newest", "false");
+        }
+        if let Some(timeout) = self.timeout {
+            flag("socket-timeout", &timeout.to_string());
+        }
+        let verbosity = 10 * (self.verbose as i64 - self.quiet as i64);
+        if verbosity != 0 {
+            flag("verbosity", &verbosity.to_string());
+        }
+        for word in assignments {
+            options.assignments.push(parse_assignment(word)?);
+        }
+        Ok(options)
+    }
+}
+
+/// Runs bo with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let (args, assignments) = split_assignments(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            let word = e.get(clap::error::ContextKind::InvalidSubcommand).map(|v| v.to_string()).unwrap_or_default();
+            eprintln!("error: invalid command: {word}");
+            return 1;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    match run(&cli, &assignments) {
+        Ok(()) => 0,
+        Err(message) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("{message}");
+            1
+        }
+    }
+}
+
+fn report(e: ConfigError) -> String {
+    e.report()
+}
+
+fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
+    let options = cli.load_options(assignments).map_err(|m| format!("error: {m}"))?;
+    let config = Config::load(&options).map_err(report)?;
+    let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
+    for notice in &config.notices {
+        // Keep stdout pure JSON when JSON was asked for.
+        if json { eprintln!("{notice}") } else { println!("{notice}") }
+    }
+    let default = Command::Build { parts: Vec::new() };
+    match cli.command.as_ref().unwrap_or(&default) {
+        Command::Annotate { sections } => {
+            let session = config.evaluate().map_err(report)?;
+            let verbose = session.settings.verbosity != 0;
+            let basedir = config.directory.to_string_lossy();
+            print!("{}", config::annotate::annotate(&config.annotated, verbose, sections, &basedir));
+            Ok(())
+        }
+        Command::Query { key, json } => query(&config, key, *json),
+        Command::Build { parts } => build(&config, parts),
+    }
+}
+
+fn query(config: &Config, key: &[String], json: bool) -> Result<(), String> {
+    let mut session = config.evaluate().map_err(report)?;
+    if json {
+        let resolution = session.resolve_all();
+        let text = serde_json::to_string_pretty(&resolution).map_err(|e| format!("error: {e}"))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let [key] = key else {
+        return Err("error: The query command requires a single argument.".into());
+    };
+    let parts: Vec<&str> = key.split(':').collect();
+    let (section, option) = match parts.as_slice() {
+        [option] => ("buildout", *option),
+        [section, option] => (*section, *option),
+        _ => return Err(format!("error: Invalid option: {key}")),
+    };
+    if session.settings.verbosity != 0 {
+        println!("${{{section}:{option}}}");
+    }
+    match config.raw.get(section) {
+        None => Err(format!("error: Section not found: {section}")),
+        Some(values) => match values.get(option) {
+            Some(value) => {
+                println!("{value}");
+                Ok(())
+            }
+            None => Err(format!("error: Key not found: {option}")),
+        },
+    }
+}
+
+/// Evaluates the configuration the way Buildout's `install` does before running
+/// recipes: `parts` in order, each with the sections it references.
+fn build(config: &Config, only: &[String]) -> Result<(), String> {
+    let mut session = config.evaluate().map_err(report)?;
+    let ev = &mut session.evaluator;
+    let result = ev.doing("Installing.".into(), |ev| {
+        let configured = ev.require("buildout", "parts")?;
+        let names: Vec<String> = if only.is_empty() {
+            configured.split_whitespace().map(String::from).collect()
+        } else {
+            only.to_vec()
+        };
+        for name in &names {
+            ev.section(name)?;
+            ev.require(name, "recipe")?;
+        }
+        Ok(())
+    });
+    result.map_err(report)?;
+    if !session.evaluator.parts.is_empty() {
+        return Err(format!(
+            "error: parts {} need recipes, and this build of bo cannot run recipes yet",
+            session.evaluator.parts.join(", ")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,690 @@
+//! Conditional section headers, `[name:expression]`. Buildout first reads the
+//! expression as a PEP 508 marker; if that fails it `eval`s it as Python with a fixed
+//! set of globals. bo cannot run Python, so it evaluates the subset that configs use:
+//! literals, `and`/`or`/`not`, comparisons (chained, `in`, `is`), arithmetic, tuples,
+//! subscripts, the names Buildout predefines (`python3`, `linux`, `bits64`, ...) and
+//! the attributes of `sys`, `os` and `platform` that describe the target. Anything
+//! else is a clear error naming the unsupported piece.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::str::FromStr;
+
+use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree};
+
+/// Facts about the target interpreter and platform that conditions can test.
+#[derive(Debug, Clone)]
+pub struct TargetEnv {
+    pub python_version: (u32, u32, u32),
+    pub implementation: String,
+    pub sys_platform: String,
+    pub os_name: String,
+    pub platform_system: String,
+    pub platform_machine: String,
+    pub platform_release: String,
+    pub platform_version: String,
+    pub pointer_bits: u32,
+    pub little_endian: bool,
+}
+
+impl TargetEnv {
+    /// Asks the interpreter (`BO_PYTHON`, else `python3` on PATH) for its facts;
+    /// falls back to bo's own platform with Python 3.11 if none can be run.
+    pub fn probe() -> TargetEnv {
+        let python = std::env::var("BO_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
+            platform.python_implementation(),sys.platform,os.name,platform.system(),\
+            platform.machine(),platform.release(),sep='\\n');print(platform.version())";
+        let output = Command::new(&python).args(["-c", script]).output();
+        if let Ok(out) = output
+            && out.status.success()
+        {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() >= 10 {
+                let num = |s: &str| s.trim().parse().unwrap_or(0);
+                return TargetEnv {
+                    python_version: (num(lines[0]), num(lines[1]), num(lines[2])),
+                    implementation: lines[3].to_string(),
+                    sys_platform: lines[4].to_string(),
+                    os_name: lines[5].to_string(),
+                    platform_system: lines[6].to_string(),
+                    platform_machine: lines[7].to_string(),
+                    platform_release: lines[8].to_string(),
+                    platform_version: lines[9].to_string(),
+                    pointer_bits: usize::BITS,
+                    little_endian: cfg!(target_endian = "little"),
+                };
+            }
+        }
+        TargetEnv::native()
+    }
+
+    /// bo's own platform, assuming CPython 3.11.
+    pub fn native() -> TargetEnv {
+        let (sys_platform, system) = match std::env::consts::OS {
+            "linux" => ("linux", "Linux"),
+            "macos" => ("darwin", "Darwin"),
+            "windows" => ("win32", "Windows"),
+            other => (other, other),
+        };
+        TargetEnv {
+            python_version: (3, 11, 0),
+            implementation: "CPython".into(),
+            sys_platform: sys_platform.into(),
+            os_name: if cfg!(windows) { "nt" } else { "posix" }.into(),
+            platform_system: system.into(),
+            platform_machine: std::env::consts::ARCH.into(),
+            platform_release: String::new(),
+            platform_version: String::new(),
+            pointer_bits: usize::BITS,
+            little_endian: cfg!(target_endian = "little"),
+        }
+    }
+
+    fn marker_environment(&self) -> Option<MarkerEnvironment> {
+        let (major, minor, patch) = self.python_version;
+        let full = format!("{major}.{minor}.{patch}");
+        let short = format!("{major}.{minor}");
+        let implementation_name = self.implementation.to_lowercase();
+        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+            implementation_name: &implementation_name,
+            implementation_version: &full,
+            os_name: &self.os_name,
+            platform_machine: &self.platform_machine,
+            platform_python_implementation: &self.implementation,
+            platform_release: &self.platform_release,
+            platform_system: &self.platform_system,
+            platform_version: &self.platform_version,
+            python_full_version: &full,
+            python_version: &short,
+            sys_platform: &self.sys_platform,
+        })
+        .ok()
+    }
+}
+
+/// Evaluates one header condition the way Buildout does: marker first, then Python.
+pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
+    if let Ok(marker) = <MarkerTree as FromStr>::from_str(expression)
+        && let Some(menv) = env.marker_environment()
+    {
+        return Ok(marker.evaluate(&menv, &[]));
+    }
+    let tokens = tokenize(expression)?;
+    let mut parser = Parser { tokens, pos: 0, env, globals: globals(env) };
+    let value = parser.expression_list()?;
+    if parser.pos != parser.tokens.len() {
+        return Err(format!("unexpected {:?} in expression", parser.tokens[parser.pos]));
+    }
+    Ok(value.truthy())
+}
+
+fn globals(env: &TargetEnv) -> HashMap<String, Value> {
+    let (major, minor, _) = env.python_version;
+    let mut g = HashMap::new();
+    g.insert("python2".into(), Value::Bool(major == 2));
+    g.insert("python3".into(), Value::Bool(major == 3));
+    for v in [
+        "24", "25", "26", "27", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39", "310", "311", "312",
+        "313", "314", "315", "316", "317", "318", "319",
+    ] {
+        g.insert(format!("python{v}"), Value::Bool(format!("{major}{minor}") == v));
+    }
+    let implementation = env.implementation.to_lowercase();
+    let pypy = implementation.contains("pypy");
+    let jython = implementation.contains("jython");
+    let ironpython = implementation.contains("iron");
+    g.insert("cpython".into(), Value::Bool(!(pypy || jython || ironpython)));
+    g.insert("pypy".into(), Value::Bool(pypy));
+    g.insert("jython".into(), Value::Bool(jython));
+    g.insert("ironpython".into(), Value::Bool(ironpython));
+    let p = env.sys_platform.to_lowercase();
+    g.insert("linux".into(), Value::Bool(p.contains("linux")));
+    g.insert("windows".into(), Value::Bool(p.contains("win32")));
+    g.insert("cygwin".into(), Value::Bool(p.contains("cygwin")));
+    g.insert("solaris".into(), Value::Bool(p.contains("sunos")));
+    g.insert("macosx".into(), Value::Bool(p.contains("darwin")));
+    g.insert("posix".into(), Value::Bool(env.os_name.to_lowercase().contains("posix")));
+    g.insert("bits32".into(), Value::Bool(env.pointer_bits == 32));
+    g.insert("bits64".into(), Value::Bool(env.pointer_bits == 64));
+    g.insert("little_endian".into(), Value::Bool(env.little_endian));
+    g.insert("big_endian".into(), Value::Bool(!env.little_endian));
+    g.insert("True".into(), Value::Bool(true));
+    g.insert("False".into(), Value::Bool(false));
+    g.insert("None".into(), Value::None);
+    for module in ["sys", "os", "platform", "re"] {
+        g.insert(module.into(), Value::Module(module.into()));
+    }
+    for builtin in ["chr", "ord", "str", "int", "len", "bool"] {
+        g.insert(builtin.into(), Value::Function(builtin.into()));
+    }
+    g
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Tuple(Vec<Value>),
+    Module(String),
+    Function(String),
+}
+
+impl Value {
+    fn truthy(&self) -> bool {
+        match self {
+            Value::None => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Tuple(t) => !t.is_empty(),
+            Value::Module(_) | Value::Function(_) => true,
+        }
+    }
+    fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Bool(b) => Some(*b as i64),
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    fn type_name(&self) -> &'static str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Str(_) => "str",
+            Value::Tuple(_) => "tuple",
+            Value::Module(_) => "module",
+            Value::Function(_) => "function",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Name(String),
+    Str(String),
+    Int(i64),
+    Op(&'static str),
+}
+
+const OPERATORS: [&str; 21] = [
+    "**", "==", "!=", "<=", ">=", "//", "<", ">", "(", ")", "[", "]", ",", ".", "+", "-", "*", "%", "/", "~", ":",
+];
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '#' {
+            break;
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push(Token::Name(chars[start..i].iter().collect()));
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '_') {
+                i += 1;
+            }
+            let digits: String = chars[start..i].iter().filter(|c| **c != '_').collect();
+            out.push(Token::Int(digits.parse().map_err(|_| format!("number too large: {digits}"))?));
+        } else if c == '\'' || c == '"' {
+            let (text, next) = string_literal(&chars, i)?;
+            out.push(Token::Str(text));
+            i = next;
+        } else {
+            let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
+            let op = OPERATORS
+                .iter()
+                .find(|op| rest.starts_with(**op))
+                .ok_or_else(|| format!("unsupported character {c:?}"))?;
+            out.push(Token::Op(op));
+            i += op.chars().count();
+        }
+    }
+    Ok(out)
+}
+
+fn string_literal(chars: &[char], start: usize) -> Result<(String, usize), String> {
+    let quote = chars[start];
+    let mut i = start + 1;
+    let mut text = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == quote {
+            return Ok((text, i + 1));
+        }
+        if c == '\\' && i + 1 < chars.len() {
+            i += 1;
+            match chars[i] {
+                'n' => text.push('\n'),
+                't' => text.push('\t'),
+                'r' => text.push('\r'),
+                '0' => text.push('\0'),
+                'x' if i + 2 < chars.len() => {
+                    let hex: String = chars[i + 1..i + 3].iter().collect();
+                    let code = u32::from_str_radix(&hex, 16).map_err(|_| format!("bad escape \\x{hex}"))?;
+                    text.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                    i += 2;
+                }
+                other => text.push(other),
+            }
+        } else {
+            text.push(c);
+        }
+        i += 1;
+    }
+    Err("unterminated string literal".into())
+}
+
+struct Parser<'e> {
+    tokens: Vec<Token>,
+    pos: usize,
+    env: &'e TargetEnv,
+    globals: HashMap<String, Value>,
+}
+
+type Eval = Result<Value, String>;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+    fn eat_op(&mut self, op: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Op(o)) if *o == op) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn eat_name(&mut self, name: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Name(n)) if n == name) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_op(&mut self, op: &str) -> Result<(), String> {
+        if self.eat_op(op) { Ok(()) } else { Err(format!("expected '{op}'")) }
+    }
+
+    /// `a, b` at the top level builds a tuple, as in Python.
+    fn expression_list(&mut self) -> Eval {
+        let first = self.or_test()?;
+        if !self.eat_op(",") {
+            return Ok(first);
+        }
+        let mut items = vec![first];
+        while self.peek().is_some() && !matches!(self.peek(), Some(Token::Op(")" | "]"))) {
+            items.push(self.or_test()?);
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        Ok(Value::Tuple(items))
+    }
+
+    fn or_test(&mut self) -> Eval {
+        let mut left = self.and_test()?;
+        while self.eat_name("or") {
+            let right = self.and_test()?;
+            if !left.truthy() {
+                left = right;
+            }
+        }
+        Ok(left)
+    }
+    fn and_test(&mut self) -> Eval {
+        let mut left = self.not_test()?;
+        while self.eat_name("and") {
+            let right = self.not_test()?;
+            if left.truthy() {
+                left = right;
+            }
+        }
+        Ok(left)
+    }
+    fn not_test(&mut self) -> Eval {
+        if self.eat_name("not") {
+            return Ok(Value::Bool(!self.not_test()?.truthy()));
+        }
+        self.comparison()
+    }
+    fn comparison(&mut self) -> Eval {
+        let mut left = self.arith()?;
+        let mut result = true;
+        let mut compared = false;
+        loop {
+            let op = match self.peek() {
+                Some(Token::Op(o @ ("==" | "!=" | "<" | ">" | "<=" | ">="))) => o.to_string(),
+                Some(Token::Name(n)) if n == "in" => "in".into(),
+                Some(Token::Name(n)) if n == "is" => "is".into(),
+                Some(Token::Name(n)) if n == "not" => "not".into(),
+                _ => break,
+            };
+            self.pos += 1;
+            let op = match op.as_str() {
+                "not" if self.eat_name("in") => "not in".to_string(),
+                "not" => return Err("expected 'in' after 'not'".into()),
+                "is" if self.eat_name("not") => "is not".to_string(),
+                _ => op,
+            };
+            let right = self.arith()?;
+            result = result && compare(&op, &left, &right)?;
+            compared = true;
+            left = right;
+        }
+        if compared { Ok(Value::Bool(result)) } else { Ok(left) }
+    }
+    fn arith(&mut self) -> Eval {
+        let mut left = self.term()?;
+        loop {
+            if self.eat_op("+") {
+                let right = self.term()?;
+                left = match (&left, &right) {
+                    (Value::Str(a), Value::Str(b)) => Value::Str(format!("{a}{b}")),
+                    (Value::Tuple(a), Value::Tuple(b)) => Value::Tuple([a.clone(), b.clone()].concat()),
+                    _ => Value::Int(int_op(&left, &right, i64::checked_add)?),
+                };
+            } else if self.eat_op("-") {
+                let right = self.term()?;
+                left = Value::Int(int_op(&left, &right, i64::checked_sub)?);
+            } else {
+                return Ok(left);
+            }
+        }
+    }
+    fn term(&mut self) -> Eval {
+        let mut left = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Token::Op(o @ ("*" | "%" | "//"))) => *o,
+                _ => return Ok(left),
+            };
+            self.pos += 1;
+            let right = self.unary()?;
+            left = Value::Int(match op {
+                "*" => int_op(&left, &right, i64::checked_mul)?,
+                "%" => int_op(&left, &right, i64::checked_rem_euclid)?,
+                _ => int_op(&left, &right, i64::checked_div_euclid)?,
+            });
+        }
+    }
+    fn unary(&mut self) -> Eval {
+        if self.eat_op("-") {
+            let v = self.unary()?;
+            return Ok(Value::Int(-v.as_int().ok_or("bad operand type for unary -")?));
+        }
+        if self.eat_op("+") {
+            return self.unary();
+        }
+        self.power()
+    }
+    fn power(&mut self) -> Eval {
+        let base = self.primary()?;
+        if self.eat_op("**") {
+            let exponent = self.unary()?;
+            let e = exponent.as_int().ok_or("bad exponent")?;
+            let b = base.as_int().ok_or("bad operand for **")?;
+            return b.checked_pow(e as u32).map(Value::Int).ok_or_else(|| "integer overflow".into());
+        }
+        Ok(base)
+    }
+    fn primary(&mut self) -> Eval {
+        let mut value = self.atom()?;
+        loop {
+            if self.eat_op(".") {
+                let Some(Token::Name(attr)) = self.peek().cloned() else {
+                    return Err("expected a name after '.'".into());
+                };
+                self.pos += 1;
+                value = self.attribute(&value, &attr)?;
+            } else if self.eat_op("(") {
+                let mut args = Vec::new();
+                while !self.eat_op(")") {
+                    args.push(self.or_test()?);
+                    if !self.eat_op(",") {
+                        self.expect_op(")")?;
+                        break;
+                    }
+                }
+                value = self.call(&value, &args)?;
+            } else if self.eat_op("[") {
+                let index = self.or_test()?;
+                self.expect_op("]")?;
+                value = subscript(&value, &index)?;
+            } else {
+                return Ok(value);
+            }
+        }
+    }
+    fn atom(&mut self) -> Eval {
+        let token = self.peek().cloned().ok_or("unexpected end of expression")?;
+        self.pos += 1;
+        match token {
+            Token::Int(i) => Ok(Value::Int(i)),
+            Token::Str(mut s) => {
+                // Adjacent string literals concatenate.
+                while let Some(Token::Str(next)) = self.peek().cloned() {
+                    s.push_str(&next);
+                    self.pos += 1;
+                }
+                Ok(Value::Str(s))
+            }
+            Token::Name(name) => self
+                .globals
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| format!("name '{name}' is not defined")),
+            Token::Op("(") | Token::Op("[") => {
+                let close = if token == Token::Op("(") { ")" } else { "]" };
+                if self.eat_op(close) {
+                    return Ok(Value::Tuple(Vec::new()));
+                }
+                let first = self.or_test()?;
+                if self.eat_op(close) {
+                    return Ok(if close == ")" { first } else { Value::Tuple(vec![first]) });
+                }
+                let mut items = vec![first];
+                while self.eat_op(",") {
+                    if self.eat_op(close) {
+                        return Ok(Value::Tuple(items));
+                    }
+                    items.push(self.or_test()?);
+                }
+                self.expect_op(close)?;
+                Ok(Value::Tuple(items))
+            }
+            Token::Op(op) => Err(format!("unexpected '{op}'")),
+        }
+    }
+
+    fn attribute(&self, value: &Value, attr: &str) -> Eval {
+        let env = self.env;
+        let (major, minor, micro) = env.python_version;
+        let Value::Module(module) = value else {
+            return Err(format!("'{}' object has no attribute '{attr}' (not supported by bo)", value.type_name()));
+        };
+        let s = |v: &str| Ok(Value::Str(v.to_string()));
+        match (module.as_str(), attr) {
+            ("sys", "platform") => s(&env.sys_platform),
+            ("sys", "version") => s(&format!("{major}.{minor}.{micro}")),
+            ("sys", "version_info") => Ok(Value::Tuple(vec![
+                Value::Int(major as i64),
+                Value::Int(minor as i64),
+                Value::Int(micro as i64),
+            ])),
+            ("sys", "maxsize") => Ok(Value::Int(if env.pointer_bits == 64 { i64::MAX } else { i32::MAX as i64 })),
+            ("sys", "byteorder") => s(if env.little_endian { "little" } else { "big" }),
+            ("os", "name") => s(&env.os_name),
+            ("os", "sep") => s(if env.os_name == "nt" { "\\" } else { "/" }),
+            ("platform", f @ ("system" | "machine" | "python_version" | "python_implementation" | "release")) => {
+                Ok(Value::Function(format!("platform.{f}")))
+            }
+            _ => Err(format!("{module}.{attr} is not supported in section conditions by bo")),
+        }
+    }
+
+    fn call(&self, function: &Value, args: &[Value]) -> Eval {
+        let env = self.env;
+        let Value::Function(name) = function else {
+            return Err(format!("'{}' object is not callable", function.type_name()));
+        };
+        let (major, minor, micro) = env.python_version;
+        let one = || args.first().ok_or_else(|| format!("{name}() takes one argument"));
+        match name.as_str() {
+            "platform.system" => Ok(Value::Str(env.platform_system.clone())),
+            "platform.machine" => Ok(Value::Str(env.platform_machine.clone())),
+            "platform.release" => Ok(Value::Str(env.platform_release.clone())),
+            "platform.python_implementation" => Ok(Value::Str(env.implementation.clone())),
+            "platform.python_version" => Ok(Value::Str(format!("{major}.{minor}.{micro}"))),
+            "chr" => {
+                let code = one()?.as_int().ok_or("chr() needs an integer")?;
+                let c = char::from_u32(code as u32).ok_or("chr() arg not in range")?;
+                Ok(Value::Str(c.to_string()))
+            }
+            "ord" => match one()? {
+                Value::Str(s) if s.chars().count() == 1 => Ok(Value::Int(s.chars().next().unwrap() as i64)),
+                _ => Err("ord() expected a character".into()),
+            },
+            "str" => Ok(Value::Str(match one()? {
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                other => return Err(format!("str() of {} is not supported by bo", other.type_name())),
+            })),
+            "int" => match one()? {
+                Value::Str(s) => s.trim().parse().map(Value::Int).map_err(|_| format!("invalid literal for int(): '{s}'")),
+                v => v.as_int().map(Value::Int).ok_or_else(|| "int() argument not supported".into()),
+            },
+            "len" => match one()? {
+                Value::Str(s) => Ok(Value::Int(s.chars().count() as i64)),
+                Value::Tuple(t) => Ok(Value::Int(t.len() as i64)),
+                v => Err(format!("object of type '{}' has no len()", v.type_name())),
+            },
+            "bool" => Ok(Value::Bool(one()?.truthy())),
+            other => Err(format!("{other}() is not supported in section conditions by bo")),
+        }
+    }
+}
+
+fn int_op(a: &Value, b: &Value, f: fn(i64, i64) -> Option<i64>) -> Result<i64, String> {
+    let (x, y) = (a.as_int(), b.as_int());
+    match (x, y) {
+        (Some(x), Some(y)) => f(x, y).ok_or_else(|| "arithmetic error".into()),
+        _ => Err(format!(
+            "unsupported operand types: '{}' and '{}'",
+            a.type_name(),
+            b.type_name()
+        )),
+    }
+}
+
+fn subscript(value: &Value, index: &Value) -> Eval {
+    let i = index.as_int().ok_or("indices must be integers")?;
+    let pick = |len: usize| -> Result<usize, String> {
+        let idx = if i < 0 { len as i64 + i } else { i };
+        if idx < 0 || idx as usize >= len { Err("index out of range".into()) } else { Ok(idx as usize) }
+    };
+    match value {
+        Value::Tuple(t) => Ok(t[pick(t.len())?].clone()),
+        Value::Str(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            Ok(Value::Str(chars[pick(chars.len())?].to_string()))
+        }
+        other => Err(format!("'{}' object is not subscriptable", other.type_name())),
+    }
+}
+
+fn order(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = order(p, q)?;
+                if o != std::cmp::Ordering::Equal {
+                    return Ok(o);
+                }
+            }
+            Ok(x.len().cmp(&y.len()))
+        }
+        _ => match (a.as_int(), b.as_int()) {
+            (Some(x), Some(y)) => Ok(x.cmp(&y)),
+            _ => Err(format!(
+                "'<' not supported between instances of '{}' and '{}'",
+                a.type_name(),
+                b.type_name()
+            )),
+        },
+    }
+}
+
+fn equal(a: &Value, b: &Value) -> bool {
+    match (a.as_int(), b.as_int()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, String> {
+    use std::cmp::Ordering::*;
+    Ok(match op {
+        "==" => equal(a, b),
+        "!=" => !equal(a, b),
+        "is" => a == b,
+        "is not" => a != b,
+        "<" => order(a, b)? == Less,
+        ">" => order(a, b)? == Greater,
+        "<=" => order(a, b)? != Greater,
+        ">=" => order(a, b)? != Less,
+        "in" | "not in" => {
+            let found = match (a, b) {
+                (Value::Str(needle), Value::Str(hay)) => hay.contains(needle.as_str()),
+                (_, Value::Tuple(items)) => items.iter().any(|item| equal(item, a)),
+                _ => return Err(format!("argument of type '{}' is not iterable", b.type_name())),
+            };
+            found == (op == "in")
+        }
+        _ => unreachable!("comparison operator {op}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(expr: &str) -> Result<bool, String> {
+        evaluate(expr, &TargetEnv::native())
+    }
+
+    #[test]
+    fn buildout_globals_and_python_subset() {
+        assert_eq!(eval("python3"), Ok(true));
+        assert_eq!(eval("python2"), Ok(false));
+        assert_eq!(eval(" 1 > 2"), Ok(false));
+        assert_eq!(eval("'#' == chr(35)"), Ok(true));
+        assert_eq!(eval("sys.version_info >= (3, 8) and not windows"), Ok(true));
+        assert_eq!(eval("sys.maxsize > 2**32"), Ok(true));
+        assert!(eval("undefined_name").unwrap_err().contains("undefined_name"));
+    }
+
+    #[test]
+    fn markers_first() {
+        assert_eq!(eval("python_version >= \"3\""), Ok(true));
+        assert_eq!(eval("sys_platform == 'win32'"), Ok(false));
+        assert_eq!(eval("'linux' in sys.platform"), Ok(cfg!(target_os = "linux")));
+    }
+}

@@ -1,0 +1,278 @@
+//! Lazy evaluation of sections: macro expansion (`<=`), `${section:option}`
+//! substitution with `$$` escaping, and the order in which parts are found. A section
+//! is evaluated on first use and cached, exactly as Buildout's `Options` does, so an
+//! unused broken section is never an error while `[buildout]` always is evaluated.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use super::error::{ConfigError, ConfigErrorKind};
+use super::layers::{self, Annotated, Origin, Section};
+
+pub type RawSection = IndexMap<String, String>;
+pub type RawConfig = IndexMap<String, RawSection>;
+
+/// Option name that carries `=> a b` part dependencies.
+pub const PART_DEPENDENCIES: &str = "<part-dependencies>";
+
+#[derive(Debug, Default, Clone)]
+struct SectionState {
+    /// Raw values after macro expansion.
+    raw: RawSection,
+    /// Values substituted when the section was initialised.
+    cooked: HashMap<String, String>,
+    /// Values read through `get` (fully substituted) or set by a recipe.
+    data: IndexMap<String, String>,
+}
+
+/// Called when a section with a `recipe` is first evaluated, before it is appended to
+/// the part list; the runtime constructs the recipe here (it may set options).
+pub type RecipeHook<'h> = dyn FnMut(&mut Evaluator<'_>, &str) -> Result<(), ConfigError> + 'h;
+
+pub struct Evaluator<'c> {
+    raw: &'c RawConfig,
+    sections: HashMap<String, SectionState>,
+    doing: Vec<String>,
+    /// Sections with a recipe, in the order they were first evaluated.
+    pub parts: Vec<String>,
+    recipe_hook: Option<Box<RecipeHook<'c>>>,
+}
+
+type Seen = Vec<(String, String)>;
+
+impl<'c> Evaluator<'c> {
+    pub fn new(raw: &'c RawConfig) -> Self {
+        Evaluator { raw, sections: HashMap::new(), doing: Vec::new(), parts: Vec::new(), recipe_hook: None }
+    }
+
+    pub fn with_recipe_hook(mut self, hook: Box<RecipeHook<'c>>) -> Self {
+        self.recipe_hook = Some(hook);
+        self
+    }
+
+    pub fn raw(&self) -> &'c RawConfig {
+        self.raw
+    }
+
+    /// Runs `f` with `label` on the `While:` stack.
+    pub fn doing<T>(&mut self, label: String, f: impl FnOnce(&mut Self) -> Result<T, ConfigError>) -> Result<T, ConfigError> {
+        self.doing.push(label);
+        let result = f(self);
+        self.doing.pop();
+        result
+    }
+
+    pub fn error(&self, kind: ConfigErrorKind) -> ConfigError {
+        ConfigError::with_doing(kind, &self.doing)
+    }
+
+    /// Evaluates section `name` if it was not yet (Buildout's `buildout[name]`).
+    pub fn section(&mut self, name: &str) -> Result<(), ConfigError> {
+        self.doing(format!("Getting section {name}."), |ev| {
+            if ev.sections.contains_key(name) {
+                return Ok(());
+            }
+            let Some(raw) = ev.raw.get(name) else {
+                return Err(ev.error(ConfigErrorKind::MissingSection(name.to_string())));
+            };
+            ev.sections.insert(name.to_string(), SectionState { raw: raw.clone(), ..Default::default() });
+            ev.initialize(name)
+        })
+    }
+
+    fn initialize(&mut self, name: &str) -> Result<(), ConfigError> {
+        self.doing(format!("Initializing section {name}."), |ev| {
+            let raw = ev.sections[name].raw.clone();
+            let raw = if raw.contains_key("<") { ev.expand_macros(name, &raw, &mut Vec::new())? } else { raw };
+            ev.sections.get_mut(name).unwrap().raw = raw.clone();
+            let mut keys: Vec<&String> = raw.keys().collect();
+            keys.sort();
+            for key in keys {
+                let value = &raw[key];
+                if value.contains("${") {
+                    ev.substitute_for_init(name, key, value)?;
+                }
+            }
+            if name == "buildout" {
+                return Ok(());
+            }
+            let dependencies = ev.get(name, PART_DEPENDENCIES, None)?.unwrap_or_default();
+            for dependency in dependencies.split_whitespace() {
+                ev.section(dependency)?;
+            }
+            if ev.get(name, "recipe", None)?.is_some_and(|r| !r.is_empty()) {
+                if let Some(mut hook) = ev.recipe_hook.take() {
+                    let result = hook(ev, name);
+                    ev.recipe_hook = Some(hook);
+                    result?;
+                }
+                ev.parts.push(name.to_string());
+            }
+            Ok(())
+        })
+    }
+
+    /// `<= a b`: the sources' raw values, then the section's own on top.
+    fn expand_macros(&mut self, name: &str, data: &RawSection, active: &mut Vec<String>) -> Result<RawSection, ConfigError> {
+        if name == "buildout" {
+            return Ok(data.clone());
+        }
+        if active.iter().any(|a| a == name) {
+            return Err(self.error(ConfigErrorKind::MacroLoop(name.to_string())));
+        }
+        let Some(sources) = data.get("<") else {
+            return Ok(data.clone());
+        };
+        active.push(name.to_string());
+        let result = self.doing(format!("Loading input sections for '{name}'"), |ev| {
+            let mut merged = RawSection::new();
+            for source in sources.split('\n').map(str::trim).filter(|s| !s.is_empty()) {
+                let Some(raw) = ev.raw.get(source) else {
+                    return Err(ev.error(ConfigErrorKind::MacroMissing(source.to_string())));
+                };
+                merged.extend(ev.expand_macros(source, raw, active)?);
+            }
+            let annotate = |s: &RawSection| -> Section {
+                s.iter().map(|(k, v)| (k.clone(), Annotated::new(v.clone(), Origin::Macro))).collect()
+            };
+            let combined = layers::update_section(&annotate(&merged), &annotate(data));
+            let mut result: RawSection = combined.into_iter().map(|(k, v)| (k, v.value)).collect();
+            result.shift_remove("<");
+            Ok(result)
+        });
+        active.pop();
+        result
+    }
+
+    fn substitute_for_init(&mut self, name: &str, option: &str, value: &str) -> Result<(), ConfigError> {
+        self.doing(format!("Getting option {name}:{option}."), |ev| {
+            let mut seen = vec![(name.to_string(), option.to_string())];
+            let cooked = ev.substitute_escaped(name, value, &mut seen)?;
+            ev.sections.get_mut(name).unwrap().cooked.insert(option.to_string(), cooked);
+            Ok(())
+        })
+    }
+
+    /// The substituted value of `section:option`, or `None` if it is not set.
+    /// The section must have been evaluated with [`Evaluator::section`].
+    pub fn get(&mut self, section: &str, option: &str, seen: Option<&mut Seen>) -> Result<Option<String>, ConfigError> {
+        let state = &self.sections[section];
+        if let Some(v) = state.data.get(option) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(value) = state.cooked.get(option).or_else(|| state.raw.get(option)).cloned() else {
+            return Ok(None);
+        };
+        let value = self.doing(format!("Getting option {section}:{option}."), |ev| {
+            if !value.contains("${") {
+                return Ok(value);
+            }
+            let key = (section.to_string(), option.to_string());
+            let mut own = Vec::new();
+            let seen = match seen {
+                Some(seen) => {
+                    if seen.contains(&key) {
+                        return Err(ev.error(ConfigErrorKind::CircularReference));
+                    }
+                    seen
+                }
+                None => &mut own,
+            };
+            seen.push(key);
+            let result = ev.substitute_escaped(section, &value, seen)?;
+            seen.pop();
+            Ok(result)
+        })?;
+        self.sections.get_mut(section).unwrap().data.insert(option.to_string(), value.clone());
+        Ok(Some(value))
+    }
+
+    /// Like `get`, but a missing option is an error (Buildout's `options[key]`).
+    pub fn require(&mut self, section: &str, option: &str) -> Result<String, ConfigError> {
+        self.get(section, option, None)?.ok_or_else(|| {
+            self.error(ConfigErrorKind::MissingOption { section: section.to_string(), option: option.to_string() })
+        })
+    }
+
+    /// Sets an option as a recipe or the host does (`options[key] = value`): recorded
+    /// as is, never substituted.
+    pub fn set(&mut self, section: &str, option: &str, value: String) {
+        if let Some(state) = self.sections.get_mut(section) {
+            state.data.insert(option.to_string(), value);
+        }
+    }
+
+    /// Option names of an evaluated section: raw ones, then ones set later.
+    pub fn keys(&self, section: &str) -> Vec<String> {
+        let state = &self.sections[section];
+        let mut keys: Vec<String> = state.raw.keys().cloned().collect();
+        keys.extend(state.data.keys().filter(|k| !state.raw.contains_key(*k)).cloned());
+        keys
+    }
+
+    pub fn is_evaluated(&self, section: &str) -> bool {
+        self.sections.contains_key(section)
+    }
+
+    /// Raw options never read through `get` (Buildout's unused-option warning).
+    pub fn unused_options(&self, section: &str) -> Vec<String> {
+        let state = &self.sections[section];
+        let mut unused: Vec<String> = state.raw.keys().filter(|k| !state.data.contains_key(*k)).cloned().collect();
+        unused.sort();
+        unused
+    }
+
+    /// `$$` protects what follows from substitution; both dollars stay in the value.
+    fn substitute_escaped(&mut self, section: &str, value: &str, seen: &mut Seen) -> Result<String, ConfigError> {
+        let mut pieces = Vec::new();
+        for piece in value.split("$$") {
+            pieces.push(self.substitute(section, piece, seen)?);
+        }
+        Ok(pieces.join("$$"))
+    }
+
+    fn substitute(&mut self, current: &str, template: &str, seen: &mut Seen) -> Result<String, ConfigError> {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start..].find('}') else { break };
+            let reference = &rest[start..start + len + 1];
+            out.push_str(&rest[..start]);
+            rest = &rest[start + len + 1..];
+            out.push_str(&self.resolve_reference(current, reference, seen)?);
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn resolve_reference(&mut self, current: &str, reference: &str, seen: &mut Seen) -> Result<String, ConfigError> {
+        let inner = &reference[2..reference.len() - 1];
+        let parts: Vec<&str> = inner.split(':').collect();
+        let simple = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "- ._".contains(c));
+        let valid = parts.len() == 2 && (parts[0].is_empty() || simple(parts[0])) && simple(parts[1]);
+        if !valid {
+            let kind = if parts.len() < 2 {
+                ConfigErrorKind::SubstitutionNoColon(reference.to_string())
+            } else if parts.len() > 2 {
+                ConfigErrorKind::SubstitutionTooManyColons(reference.to_string())
+            } else if !simple(parts[0]) {
+                ConfigErrorKind::SubstitutionBadSection(reference.to_string())
+            } else {
+                ConfigErrorKind::SubstitutionBadOption(reference.to_string())
+            };
+            return Err(self.error(kind));
+        }
+        let section = if parts[0].is_empty() { current } else { parts[0] };
+        let option = parts[1];
+        self.section(section)?;
+        match self.get(section, option, Some(seen))? {
+            Some(v) => Ok(v),
+            None if option == "_buildout_section_name_" => Ok(current.to_string()),
+            None => Err(self.error(ConfigErrorKind::MissingReferencedOption {
+                section: section.to_string(),
+                option: option.to_string(),
+            })),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! Assembling one configuration from layers: built-in defaults, user defaults, the
+//! config file and everything it `extends`, command-line extends and assignments.
+//! Every value carries its history (where it was set, added to, removed from), which
+//! `bo annotate` prints. Ported from Buildout's `_open`, `_update`, `_update_section`
+//! and `SectionKey`, including their documented quirks (diamond re-application,
+//! user defaults under the first leaf file, `+=` never seeing built-in defaults).
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use super::error::{ConfigError, ConfigErrorKind};
+use super::parser::{self, ParsedFile};
+
+/// Where a value came from. Files carry the line the option started on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Default,
+    Computed,
+    CommandLine,
+    /// The empty base that `+=`/`-=` start from when nothing was set before.
+    Implicit,
+    /// Raw values copied by a macro (`<=`); Buildout records no source for them.
+    Macro,
+    File { path: String, line: usize },
+}
+
+impl Origin {
+    /// The label Buildout prints: a file path or one of its `*_VALUE` words.
+    pub fn label(&self) -> &str {
+        match self {
+            Origin::Default => "DEFAULT_VALUE",
+            Origin::Computed => "COMPUTED_VALUE",
+            Origin::CommandLine => "COMMAND_LINE_VALUE",
+            Origin::Implicit => "IMPLICIT_VALUE",
+            Origin::Macro => "",
+            Origin::File { path, .. } => path,
+        }
+    }
+
+    /// `file:line` for files, the label otherwise: what error messages show.
+    pub fn location(&self) -> String {
+        match self {
+            Origin::File { path, line } => format!("{path}:{line}"),
+            other => other.label().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Set,
+    Override,
+    Add,
+    Remove,
+    Directory,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Set => "SET",
+            Operation::Override => "OVERRIDE",
+            Operation::Add => "ADD",
+            Operation::Remove => "REMOVE",
+            Operation::Directory => "DIRECTORY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryItem {
+    pub operation: Operation,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// A merged option value with its history, newest last (Buildout's `SectionKey`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotated {
+    pub value: String,
+    pub history: Vec<HistoryItem>,
+}
+
+impl Annotated {
+    pub fn new(value: impl Into<String>, origin: Origin) -> Self {
+        let value = value.into();
+        Annotated {
+            history: vec![HistoryItem { operation: Operation::Set, value: value.clone(), origin }],
+            value,
+        }
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.history.last().expect("history is never empty").origin
+    }
+
+    fn override_with(&mut self, other: &Annotated) {
+        self.value = other.value.clone();
+        let last = other.history.last().expect("history is never empty");
+        if matches!(last.operation, Operation::Add | Operation::Remove) {
+            self.history = other.history.clone();
+        } else {
+            self.history.push(HistoryItem {
+                operation: Operation::Override,
+                value: other.value.clone(),
+                origin: last.origin.clone(),
+            });
+        }
+    }
+
+    pub fn set_directory(&mut self, value: String) {
+        let origin = self.origin().clone();
+        self.value = value.clone();
+        self.history.push(HistoryItem { operation: Operation::Directory, value, origin });
+    }
+
+    fn add(&mut self, added: &str, origin: Origin) {
+        self.value = format!("{}\n{}", self.value, added);
+        self.history.push(HistoryItem { operation: Operation::Add, value: added.to_string(), origin });
+    }
+
+    fn remove(&mut self, removed: &str, origin: Origin) {
+        let removed_lines: Vec<&str> = removed.split('\n').collect();
+        let kept: Vec<&str> = self.value.split('\n').filter(|line| !removed_lines.contains(line)).collect();
+        self.value = kept.join("\n");
+        self.history.push(HistoryItem { operation: Operation::Remove, value: removed.to_string(), origin });
+    }
+}
+
+pub type Section = IndexMap<String, Annotated>;
+pub type Layer = IndexMap<String, Section>;
+
+/// Lays `upper` over `lower` for one section (Buildout's `_update_section`): plain keys
+/// override, `k +` appends lines, `k -` removes equal lines, from the value in `upper`
+/// itself if set there, else from `lower`, else from an empty implicit value.
+pub fn update_section(lower: &Section, upper: &Section) -> Section {
+    let mut result = lower.clone();
+    let mut upper = upper.clone();
+    let mut keys: Vec<(String, Annotated)> = upper.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    keys.sort_by(|(a, _), (b, _)| {
+        let ka = (a.trim_end_matches([' ', '+']), a.chars().last());
+        let kb = (b.trim_end_matches([' ', '+']), b.chars().last());
+        ka.cmp(&kb)
+    });
+    for (key, edit) in keys {
+        let (base_key, adding) = if key.ends_with('+') {
+            (key.trim_end_matches([' ', '+']), true)
+        } else if key.ends_with('-') {
+            (key.trim_end_matches([' ', '-']), false)
+        } else {
+            continue;
+        };
+        let mut value = upper
+            .get(base_key)
+            .or_else(|| result.get(base_key))
+            .cloned()
+            .unwrap_or_else(|| Annotated::new("", Origin::Implicit));
+        if adding {
+            value.add(&edit.value, edit.origin().clone());
+        } else {
+            value.remove(&edit.value, edit.origin().clone());
+        }
+        upper.insert(base_key.to_string(), value);
+        upper.shift_remove(&key);
+    }
+    for (key, value) in upper {
+        match result.get_mut(&key) {
+            Some(existing) => existing.override_with(&value),
+            None => {
+                result.insert(key, value);
+            }
+        }
+    }
+    result
+}
+
+/// Lays one whole layer over another (Buildout's `_update`).
+pub fn update(lower: &Layer, upper: &Layer) -> Layer {
+    let mut result = lower.clone();
+    for (name, section) in upper {
+        if let Some(existing) = result.get(name) {
+            let merged = update_section(existing, section);
+            result.insert(name.clone(), merged);
+        } else if !section.contains_key("<") {
+            // A section new in this layer: `k +=` with no `k` becomes `k =`, and `k -=`
+            // with no `k` becomes empty. Buildout strips the operator as `k[:-2]`,
+            // which assumes the spaced form `k +`; that quirk is kept.
+            let mut temp = section.clone();
+            let mut keys: Vec<String> = temp.keys().cloned().collect();
+            keys.sort();
+            for key in keys {
+                let Some(last) = key.chars().last() else { continue };
+                if last != '+' && last != '-' {
+                    continue;
+                }
+                let base: String = key.chars().take(key.chars().count().saturating_sub(2)).collect();
+                if temp.contains_key(&base) {
+                    continue;
+                }
+                let Some(mut value) = temp.shift_remove(&key) else { continue };
+                if last == '-' {
+                    let whole = value.value.clone();
+                    value.remove(&whole, Origin::Implicit);
+                }
+                temp.insert(base, value);
+            }
+            result.insert(name.clone(), update_section(&Section::new(), &temp));
+        } else {
+            // Macro users keep their `+=` keys until the macro is expanded.
+            result.insert(name.clone(), section.clone());
+        }
+    }
+    result
+}
+
+pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
+    parsed
+        .into_iter()
+        .map(|(name, options)| {
+            let section = options
+                .into_iter()
+                .map(|(k, v)| (k, Annotated::new(v.value, Origin::File { path: path.to_string(), line: v.line })))
+                .collect();
+            (name, section)
+        })
+        .collect()
+}
+
+pub fn is_url(name: &str) -> bool {
+    match name.find("://") {
+        Some(i) if i > 0 => name[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)),
+        _ => false,
+    }
+}
+
+/// Fetches configuration files named by URL (`extends = https://...`).
+pub trait ConfigFetcher {
+    /// Returns the text of `url`. `offline` forbids the network.
+    fn fetch(&mut self, url: &str, offline: bool) -> Result<String, String>;
+}
+
+/// Reads `file://` URLs; other schemes are refused with a message saying why.
+pub struct LocalFetcher;
+
+impl ConfigFetcher for LocalFetcher {
+    fn fetch(&mut self, url: &str, offline: bool) -> Result<String, String> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return fs_read(Path::new(path)).map_err(|e| format!("Couldn't download '{url}': {e}"));
+        }
+        if offline {
+            return Err(format!("Couldn't download '{url}' in offline mode."));
+        }
+        Err(format!("Couldn't download '{url}': bo does not fetch remote configs yet"))
+    }
+}
+
+fn fs_read(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads a config file and, recursively, everything it extends.
+pub struct Opener<'a> {
+    pub fetcher: &'a mut dyn ConfigFetcher,
+    pub condition: &'a mut dyn FnMut(&str) -> Result<bool, String>,
+    /// Lines Buildout prints on stdout while reading (optional-extends notices).
+    pub notices: Vec<String>,
+    pub offline: bool,
+}
+
+/// The result of opening one file: either the folded root or its flat list of layers.
+pub struct Opened {
+    pub layers: Vec<Layer>,
+    pub user_defaults: Layer,
+}
+
+impl Opener<'_> {
+    /// Opens the root config `filename` (relative to `base`) and folds its extends tree,
+    /// with `user_defaults` merged under the first file that extends nothing.
+    pub fn open_root(&mut self, base: &str, filename: &str, user_defaults: Layer) -> Result<Layer, ConfigError> {
+        let mut seen = Vec::new();
+        let opened = self.open(base, filename, &mut seen, user_defaults, None)?;
+        Ok(opened.layers.iter().fold(Layer::new(), |acc, layer| update(&acc, layer)))
+    }
+
+    fn open(
+        &mut self,
+        base: &str,
+        filename: &str,
+        seen: &mut Vec<String>,
+        mut user_defaults: Layer,
+        extended_from: Option<&str>,
+    ) -> Result<Opened, ConfigError> {
+        let (full_name, new_base, text) = if is_url(filename) || is_url(base) && !Path::new(filename).is_absolute() {
+            let url = if is_url(filename) { filename.to_string() } else { format!("{base}/{filename}") };
+            let text = self.fetcher.fetch(&url, self.offline).map_err(ConfigErrorKind::Download)?;
+            let new_base = url[..url.rfind('/').unwrap_or(0)].to_string();
+            (url, new_base, text)
+        } else {
+            let path: PathBuf = Path::new(base).join(filename);
+            let full = path.to_string_lossy().into_owned();
+            let text = fs_read(&path).map_err(|e| match extended_from {
+                None => ConfigError::new(ConfigErrorKind::MissingConfig { path: path.clone() }),
+                Some(from) => ConfigError::new(ConfigErrorKind::ExtendsRead {
+                    file: from.to_string(),
+                    path: path.clone(),
+                    message: e.to_string(),
+                }),
+            })?;
+            let new_base = path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            (full, new_base, text)
+        };
+
+        let key = normalize(&full_name);
+        if seen.iter().any(|s| normalize(s) == key) {
+            return Err(ConfigErrorKind::RecursiveInclude { stack: seen.clone(), file: full_name }.into());
+        }
+        seen.push(full_name.clone());
+
+        let mut parsed = parser::parse(&text, &full_name, self.condition)?;
+        let (extends, optional_extends) = match parsed.get_mut("buildout") {
+            Some(buildout) => {
+                let extends = buildout.shift_remove("extends").map(|v| v.value);
+                if buildout.contains_key("extended-by") {
+                    return Err(ConfigErrorKind::ExtendedBy(full_name).into());
+                }
+                (extends, buildout.shift_remove("optional-extends").map(|v| v.value))
+            }
+            None => (None, None),
+        };
+        let mut result = annotate_parsed(parsed, &full_name);
+
+        let mut layers = Vec::new();
+        match extends {
+            Some(extends) if !extends.split_whitespace().next().is_none() => {
+                for name in extends.split_whitespace() {
+                    let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name))?;
+                    user_defaults = opened.user_defaults;
+                    layers.extend(opened.layers);
+                }
+            }
+            _ => {
+                if !user_defaults.is_empty() {
+                    result = update(&user_defaults, &result);
+                    user_defaults = Layer::new();
+                }
+            }
+        }
+        if let Some(optional) = optional_extends {
+            for name in optional.split_whitespace() {
+                // Buildout tests existence relative to the current directory but opens
+                // relative to the extending file; bo tests where it opens, which agrees
+                // whenever the extending file sits in the current directory.
+                let exists = is_url(name) || is_url(&new_base) || Path::new(&new_base).join(name).exists();
+                if !exists {
+                    self.notices.push(format!("optional-extends file not found: {name}"));
+                    continue;
+                }
+                let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name))?;
+                user_defaults = opened.user_defaults;
+                layers.extend(opened.layers);
+            }
+        }
+        layers.push(result);
+        seen.pop();
+        Ok(Opened { layers, user_defaults })
+    }
+}
+
+/// Lexical normalisation (`a/./b/../c` → `a/c`) so one file reached by two spellings
+/// is still recognised as an include cycle.
+fn normalize(name: &str) -> String {
+    if is_url(name) {
+        return name.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." if !parts.is_empty() => {}
+            ".." if parts.last().is_some_and(|p| *p != ".." && !p.is_empty()) => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+/// `os.path.relpath(path, start)` for the absolute, normalised paths annotate shows.
+pub fn relative_to(path: &str, start: &str) -> String {
+    let path = normalize(path);
+    let start = normalize(start);
+    let p: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let s: Vec<&str> = start.split('/').filter(|s| !s.is_empty()).collect();
+    let common = p.iter().zip(&s).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; s.len() - common];
+    out.extend(&p[common..]);
+    if out.is_empty() { ".".to_string() } else { out.join("/") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(pairs: &[(&str, &str)]) -> Section {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Annotated::new(*v, Origin::File { path: "f".into(), line: 1 })))
+            .collect()
+    }
+
+    #[test]
+    fn add_and_remove_apply_in_order() {
+        let lower = section(&[("x", "one\ntwo\nthree")]);
+        let upper = section(&[("x +", "four"), ("x -", "two")]);
+        assert_eq!(update_section(&lower, &upper)["x"].value, "one\nthree\nfour");
+    }
+
+    #[test]
+    fn relpath() {
+        assert_eq!(relative_to("/r/sub/base.cfg", "/r"), "sub/base.cfg");
+        assert_eq!(relative_to("/r/sub/../b.cfg", "/r"), "b.cfg");
+        assert_eq!(relative_to("/other/b.cfg", "/r"), "../other/b.cfg");
+    }
+}

@@ -1,0 +1,5 @@
+//! bo: Buildout reimplemented. The library behind the `bo` binary; one module per
+//! concern, each opening with a comment that says what it owns.
+
+pub mod cli;
+pub mod config;

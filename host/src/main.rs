@@ -1,0 +1,5 @@
+//! The `bo` binary: everything lives in the library's `cli` module.
+
+fn main() {
+    std::process::exit(bo::cli::main());
+}
