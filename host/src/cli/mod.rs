@@ -60,6 +60,13 @@ pub enum Command {
     Build {
         /// Only these parts (leaves parts that are no longer configured alone).
         parts: Vec<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Show what `bo build` would do to each part, and why, without doing it.
+    Plan {
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// List every option with its value and where it came from.
     Annotate {
@@ -74,6 +81,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What recipes may use and how much: grants and limits. Only the command line and
+/// the user's own files grant; the build's configuration never does.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxArgs {
+    /// Grant a capability a recipe declares: PART:KIND=VALUE, KIND one of write,
+    /// outside, host, program, env; PART may be `*` (e.g. `--grant cmmi:program=make`).
+    #[arg(long = "grant", value_name = "PART:KIND=VALUE")]
+    pub grants: Vec<String>,
+    /// Wall-clock limit for one recipe call, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub recipe_timeout: u64,
+    /// Memory limit for one recipe instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub recipe_memory: usize,
+}
+
+impl SandboxArgs {
+    fn build_options(&self, only: &[String], quiet: bool) -> Result<crate::plan::BuildOptions, String> {
+        let grants = self.grants.iter().map(|g| g.parse()).collect::<Result<Vec<_>, String>>().map_err(|e| format!("error: {e}"))?;
+        Ok(crate::plan::BuildOptions {
+            only: only.to_vec(),
+            grants: crate::runtime::grants::UserGrants { grants },
+            limits: crate::runtime::Limits {
+                wall_time: std::time::Duration::from_secs(self.recipe_timeout),
+                memory_bytes: self.recipe_memory << 20,
+                ..Default::default()
+            },
+            cache_dir: crate::runtime::cache::default_cache_dir(),
+            quiet,
+        })
+    }
 }
 
 /// Splits Buildout-style assignments (`section:option=value`) out of the arguments:
@@ -196,7 +236,10 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         // Keep stdout pure JSON when JSON was asked for.
         if json { eprintln!("{notice}") } else { println!("{notice}") }
     }
-    let default = Command::Build { parts: Vec::new() };
+    let default = Command::Build {
+        parts: Vec::new(),
+        sandbox: SandboxArgs { grants: Vec::new(), recipe_timeout: 600, recipe_memory: 1024 },
+    };
     match cli.command.as_ref().unwrap_or(&default) {
         Command::Annotate { sections } => {
             let session = config.evaluate().map_err(report)?;
@@ -206,7 +249,21 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             Ok(())
         }
         Command::Query { key, json } => query(&config, key, *json),
-        Command::Build { parts } => build(&config, parts),
+        Command::Build { parts, sandbox } => {
+            let options = sandbox.build_options(parts, cli.quiet > 0)?;
+            crate::plan::build(&config, &options).map_err(|e| e.report())
+        }
+        Command::Plan { sandbox } => {
+            let options = sandbox.build_options(&[], cli.quiet > 0)?;
+            let actions = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
+            if actions.is_empty() {
+                println!("nothing to do");
+            }
+            for action in actions {
+                println!("{action}");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -240,32 +297,4 @@ fn query(config: &Config, key: &[String], json: bool) -> Result<(), String> {
             None => Err(format!("error: Key not found: {option}")),
         },
     }
-}
-
-/// Evaluates the configuration the way Buildout's `install` does before running
-/// recipes: `parts` in order, each with the sections it references.
-fn build(config: &Config, only: &[String]) -> Result<(), String> {
-    let mut session = config.evaluate().map_err(report)?;
-    let ev = &mut session.evaluator;
-    let result = ev.doing("Installing.".into(), |ev| {
-        let configured = ev.require("buildout", "parts")?;
-        let names: Vec<String> = if only.is_empty() {
-            configured.split_whitespace().map(String::from).collect()
-        } else {
-            only.to_vec()
-        };
-        for name in &names {
-            ev.section(name)?;
-            ev.require(name, "recipe")?;
-        }
-        Ok(())
-    });
-    result.map_err(report)?;
-    if !session.evaluator.parts.is_empty() {
-        return Err(format!(
-            "error: parts {} need recipes, and this build of bo cannot run recipes yet",
-            session.evaluator.parts.join(", ")
-        ));
-    }
-    Ok(())
 }

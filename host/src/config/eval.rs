@@ -51,6 +51,10 @@ impl<'c> Evaluator<'c> {
         self
     }
 
+    pub fn set_recipe_hook(&mut self, hook: Box<RecipeHook<'c>>) {
+        self.recipe_hook = Some(hook);
+    }
+
     pub fn raw(&self) -> &'c RawConfig {
         self.raw
     }
@@ -209,6 +213,41 @@ impl<'c> Evaluator<'c> {
         let mut keys: Vec<String> = state.raw.keys().cloned().collect();
         keys.extend(state.data.keys().filter(|k| !state.raw.contains_key(*k)).cloned());
         keys
+    }
+
+    /// Every option of an evaluated section, substituted (Buildout's `options.copy()`
+    /// after evaluation): what recipes see and `.installed.cfg` records.
+    pub fn options(&mut self, section: &str) -> Result<IndexMap<String, String>, ConfigError> {
+        let mut out = IndexMap::new();
+        for key in self.keys(section) {
+            if let Some(value) = self.get(section, &key, None)? {
+                out.insert(key, value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The values of every evaluated section as they stand (substituted where
+    /// evaluation got to), for recipes' read-only view of the configuration.
+    pub fn snapshot(&self) -> HashMap<String, IndexMap<String, String>> {
+        self.sections
+            .iter()
+            .map(|(name, state)| {
+                let mut values: IndexMap<String, String> = state.raw.clone();
+                for (k, v) in &state.cooked {
+                    values.insert(k.clone(), v.clone());
+                }
+                for (k, v) in &state.data {
+                    values.insert(k.clone(), v.clone());
+                }
+                (name.clone(), values)
+            })
+            .collect()
+    }
+
+    /// Marks an option as read (for the unused-option warning).
+    pub fn mark_used(&mut self, section: &str, option: &str) {
+        let _ = self.get(section, option, None);
     }
 
     pub fn is_evaluated(&self, section: &str) -> bool {

@@ -1,0 +1,474 @@
+//! The part lifecycle (Buildout's `install` command): which parts to build and in
+//! which order, what changed since the last run (`.installed.cfg`), and doing it:
+//! uninstall what was removed or changed, install what is new or changed, update
+//! what is unchanged. The state file is rewritten after every step, so a failure
+//! leaves it consistent with the disk and the parts installed before it usable.
+//!
+//! - [`installed`]: the state file format.
+//! - [`recipes`]: recipe references and the services a build offers recipes.
+//! - [`download`]: downloads through the cache.
+
+pub mod download;
+pub mod installed;
+pub mod recipes;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+
+use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
+use crate::runtime::grants::{PartGrant, UserGrants};
+use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
+use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
+use recipes::BuildServices;
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Only these parts (`bo build a b`); others are left as they are.
+    pub only: Vec<String>,
+    pub grants: UserGrants,
+    pub limits: Limits,
+    pub cache_dir: PathBuf,
+    pub quiet: bool,
+}
+
+/// A build failure with the `While:` chain that led to it.
+#[derive(Debug)]
+pub struct BuildError {
+    pub doing: Vec<String>,
+    pub message: String,
+}
+
+impl BuildError {
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        if !self.doing.is_empty() {
+            out.push_str("While:\n");
+            for d in &self.doing {
+                out.push_str(&format!("  {d}\n"));
+            }
+        }
+        out.push_str(&format!("error: {}", self.message));
+        out
+    }
+}
+
+impl From<ConfigError> for BuildError {
+    fn from(e: ConfigError) -> Self {
+        BuildError { doing: e.doing.clone(), message: e.kind.to_string() }
+    }
+}
+
+fn fail(doing: &[&str], message: impl Into<String>) -> BuildError {
+    BuildError { doing: doing.iter().map(|s| s.to_string()).collect(), message: message.into() }
+}
+
+/// What will happen to a part, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Install { part: String, reason: String },
+    Update { part: String },
+    Uninstall { part: String, reason: String },
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Install { part, reason } => write!(f, "install    {part}  ({reason})"),
+            Action::Update { part } => write!(f, "update     {part}  (unchanged)"),
+            Action::Uninstall { part, reason } => write!(f, "uninstall  {part}  ({reason})"),
+        }
+    }
+}
+
+type Recipes = Rc<RefCell<HashMap<String, Arc<LoadedRecipe>>>>;
+
+struct Build {
+    directory: PathBuf,
+    parts_directory: PathBuf,
+    runtime: Arc<Runtime>,
+    services: Arc<BuildServices>,
+    grants: UserGrants,
+    recipes: Recipes,
+}
+
+fn options_list(options: &PartOptions) -> Vec<(String, String)> {
+    options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn signature(recipe: &LoadedRecipe) -> String {
+    let hex = recipe.digest.trim_start_matches("sha256:");
+    format!("{}-{}", recipe.name, &hex[..hex.len().min(16)])
+}
+
+impl Build {
+    fn load_recipe(&self, reference: &str) -> Result<Arc<LoadedRecipe>, String> {
+        let source = recipes::resolve(reference, &self.directory)?;
+        let bytes = std::fs::read(&source.path).map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+        self.runtime.load(reference, &bytes).map_err(|e| e.to_string())
+    }
+
+    fn grant(&self, part: &str, recipe: &LoadedRecipe) -> Result<PartGrant, RecipeError> {
+        Ok(PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.directory, &self.parts_directory)?)
+    }
+
+    /// The recipe constructor, run when a part's section is first evaluated.
+    fn hook<'c>(&self) -> Box<crate::config::eval::RecipeHook<'c>> {
+        let directory = self.directory.clone();
+        let parts_directory = self.parts_directory.clone();
+        let runtime = self.runtime.clone();
+        let services = self.services.clone();
+        let grants = self.grants.clone();
+        let recipes = self.recipes.clone();
+        Box::new(move |ev: &mut Evaluator<'_>, part: &str| {
+            let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
+            let reference = ev.require(part, "recipe")?;
+            let source = recipes::resolve(&reference, &directory).map_err(|m| other(ev, format!("part {part}: {m}")))?;
+            let bytes = std::fs::read(&source.path).map_err(|e| other(ev, format!("cannot read {}: {e}", source.path.display())))?;
+            let recipe = runtime.load(&reference, &bytes).map_err(|e| other(ev, e.to_string()))?;
+            let options = ev.options(part)?;
+            *services.snapshot.lock().unwrap() = ev.snapshot();
+            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &directory, &parts_directory)
+                .map_err(|e| other(ev, e.to_string()))?;
+            // The constructor only looks: it may read the buildout, not write.
+            grant.write.clear();
+            let list = options_list(&options);
+            let changes = runtime
+                .call(&recipe, grant, services.clone(), |r, s| r.call_init(s, part, &list))
+                .map_err(|e| other(ev, e.to_string()))?;
+            for (key, value) in changes {
+                ev.set(part, &key, value);
+            }
+            recipes.borrow_mut().insert(part.to_string(), recipe);
+            Ok(())
+        })
+    }
+}
+
+/// Lists the entries of `dirs` (non-recursively), to undo a failed install.
+fn list_entries(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    dirs.iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .collect()
+}
+
+fn remove_path(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Removes recorded paths, but only inside the buildout directory (or a directory
+/// granted outside it); anything else in a state file is refused.
+fn remove_recorded(paths: &str, directory: &Path, allowed_outside: &[PathBuf]) {
+    for line in paths.split('\n').filter(|l| !l.is_empty()) {
+        let path = crate::config::abspath(directory, Path::new(line));
+        if path.starts_with(directory) && path != directory || allowed_outside.iter().any(|d| path.starts_with(d)) {
+            remove_path(&path);
+        } else {
+            eprintln!("warning: not removing {line}: it is outside the buildout directory");
+        }
+    }
+}
+
+/// `bo build`: Buildout's `install`.
+pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> {
+    run(config, options, false).map(|_| ())
+}
+
+/// `bo plan`: what `bo build` would do, without doing it.
+pub fn plan(config: &Config, options: &BuildOptions) -> Result<Vec<Action>, BuildError> {
+    run(config, options, true)
+}
+
+fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Action>, BuildError> {
+    let mut session = config.evaluate()?;
+    let settings = session.settings.clone();
+    let runtime = Arc::new(
+        Runtime::new(options.cache_dir.clone(), options.limits.clone()).map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
+    );
+    let services = Arc::new(BuildServices {
+        snapshot: Mutex::new(HashMap::new()),
+        used_buildout_options: Mutex::new(Vec::new()),
+        download_cache: options.cache_dir.join("downloads"),
+        offline: settings.offline,
+        quiet: options.quiet,
+    });
+    let build = Build {
+        directory: settings.directory.clone(),
+        parts_directory: settings.parts_directory.clone(),
+        runtime,
+        services,
+        grants: options.grants.clone(),
+        recipes: Rc::new(RefCell::new(HashMap::new())),
+    };
+    let ev = &mut session.evaluator;
+    ev.set_recipe_hook(build.hook());
+    let installing = "Installing.";
+
+    if !dry_run {
+        for dir in [&settings.bin_directory, &settings.parts_directory, &settings.develop_eggs_directory] {
+            if !dir.exists() {
+                println!("Creating directory '{}'.", dir.display());
+                std::fs::create_dir_all(dir).map_err(|e| fail(&[installing], format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+    }
+    let state_path = settings.installed.clone();
+    let mut state = match &state_path {
+        Some(path) => InstalledState::read(path).map_err(|e| fail(&[installing], e.to_string()))?,
+        None => InstalledState::default(),
+    };
+    if let Some(develop) = ev.get("buildout", "develop", None)?.filter(|d| !d.trim().is_empty()) {
+        eprintln!("warning: develop = {} is not supported by this build of bo yet; ignored", develop.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+
+    // Evaluate the parts: each one's section, the sections it references, and the
+    // recipe constructors, in Buildout's order.
+    let configured = ev.doing(installing.into(), |ev| ev.require("buildout", "parts"))?;
+    let configured: Vec<String> = configured.split_whitespace().map(String::from).collect();
+    let (requested, uninstall_missing) =
+        if options.only.is_empty() { (configured, true) } else { (options.only.clone(), false) };
+    ev.doing(installing.into(), |ev| {
+        for part in &requested {
+            ev.section(part)?;
+            ev.require(part, "recipe")?;
+        }
+        Ok(())
+    })?;
+    let install_parts = if options.only.is_empty() { ev.parts.clone() } else { requested };
+
+    let mut new_options: IndexMap<String, PartOptions> = IndexMap::new();
+    for part in &install_parts {
+        let mut opts = ev.options(part)?;
+        let recipe = build.recipes.borrow().get(part).cloned();
+        let recipe = recipe.ok_or_else(|| fail(&[installing], format!("part {part} has no recipe")))?;
+        opts.insert(SIGNATURE.into(), signature(&recipe));
+        new_options.insert(part.clone(), opts);
+    }
+
+    let mut actions = Vec::new();
+    let mut installed_parts = state.part_names();
+    for part in installed_parts.clone().iter().rev() {
+        let reason = match new_options.get(part) {
+            Some(new) => {
+                let mut old = state.parts.get(part).cloned().unwrap_or_default();
+                let files = old.shift_remove(INSTALLED_PATHS).unwrap_or_default();
+                if &old == new {
+                    let missing = files
+                        .split('\n')
+                        .filter(|f| !f.is_empty())
+                        .find(|f| !crate::config::abspath(&settings.directory, Path::new(f)).exists());
+                    match missing {
+                        None => continue,
+                        Some(f) => format!("{f} is missing"),
+                    }
+                } else {
+                    change_reason(&old, new)
+                }
+            }
+            None if !uninstall_missing => continue,
+            None => "no longer configured".to_string(),
+        };
+        actions.push(Action::Uninstall { part: part.clone(), reason });
+        if dry_run {
+            installed_parts.retain(|p| p != part);
+            continue;
+        }
+        let doing = format!("Uninstalling {part}.");
+        println!("{doing}");
+        let old = state.parts.get(part).cloned().unwrap_or_default();
+        let reference = old.get("recipe").cloned().unwrap_or_default();
+        let recipe = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
+        let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
+        let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
+        println!("Running uninstall recipe.");
+        *build.services.snapshot.lock().unwrap() = ev.snapshot();
+        let list = options_list(&old);
+        build
+            .runtime
+            .call(&recipe, grant, build.services.clone(), |r, s| r.call_uninstall(s, part, &list))
+            .map_err(|e| fail(&[installing, &doing], e.to_string()))?;
+        remove_recorded(old.get(INSTALLED_PATHS).map(String::as_str).unwrap_or(""), &settings.directory, &outside);
+        installed_parts.retain(|p| p != part);
+        state.parts.shift_remove(part);
+        state.buildout.insert("parts".into(), installed_parts.join(" "));
+        if let Some(path) = state_path.as_ref().filter(|_| state.exists) {
+            InstalledState::append(path, &[("parts", &installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
+        }
+    }
+
+    warn_unused_buildout_options(ev, &build.services);
+
+    for part in &install_parts {
+        let update = installed_parts.contains(part);
+        actions.push(if update {
+            Action::Update { part: part.clone() }
+        } else {
+            let reason = if state.parts.contains_key(part) { "changed" } else { "new" };
+            Action::Install { part: part.clone(), reason: reason.into() }
+        });
+        if dry_run {
+            continue;
+        }
+        let recipe = build.recipes.borrow()[part].clone();
+        let mut saved = new_options[part].clone();
+        let list = options_list(&{
+            let mut o = saved.clone();
+            o.shift_remove(SIGNATURE);
+            o
+        });
+        *build.services.snapshot.lock().unwrap() = ev.snapshot();
+        let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing], e.to_string()))?;
+        let write_dirs = grant.write.clone();
+        let part_dir = settings.parts_directory.join(part);
+        let part_dir_existed = part_dir.exists();
+        let before = list_entries(&write_dirs[1..]);
+        let outside: Vec<PathBuf> = write_dirs.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
+
+        let (doing, result) = if update {
+            let doing = format!("Updating {part}.");
+            println!("{doing}");
+            let result = if recipe.manifest.has_update {
+                build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_update(s, part, &list))
+            } else {
+                println!("The recipe for {part} doesn't define an update method. Using its install method.");
+                build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_install(s, part, &list))
+            };
+            (doing, result)
+        } else {
+            let doing = format!("Installing {part}.");
+            println!("{doing}");
+            (doing, build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_install(s, part, &list)))
+        };
+        let paths = result.and_then(|paths| {
+            paths
+                .into_iter()
+                .map(|p| {
+                    let abs = crate::config::abspath(&settings.directory, Path::new(&p));
+                    if grant.may_own(&abs) {
+                        Ok(abs.to_string_lossy().into_owned())
+                    } else {
+                        Err(RecipeError::Failed {
+                            part: part.clone(),
+                            recipe: recipe.name.clone(),
+                            message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
+                        })
+                    }
+                })
+                .collect::<Result<Vec<String>, RecipeError>>()
+        });
+        let mut paths = match paths {
+            Ok(paths) => paths,
+            Err(e) => {
+                // Undo what the failed call created in the directories it could write.
+                if !part_dir_existed || !update {
+                    remove_path(&part_dir);
+                }
+                for entry in list_entries(&write_dirs[1..]) {
+                    if !before.contains(&entry) {
+                        remove_path(&entry);
+                    }
+                }
+                if update {
+                    let old_files = state.parts.get(part).and_then(|o| o.get(INSTALLED_PATHS).cloned()).unwrap_or_default();
+                    installed_parts.retain(|p| p != part);
+                    state.parts.shift_remove(part);
+                    remove_recorded(&old_files, &settings.directory, &outside);
+                    if let Some(path) = state_path.as_ref().filter(|_| state.exists) {
+                        let _ = InstalledState::append(path, &[("parts", &installed_parts.join(" "))]);
+                    }
+                }
+                return Err(fail(&[installing, &doing], e.to_string()));
+            }
+        };
+        // bo made parts/<part> for the sandbox: keep it only if the recipe used it.
+        let part_dir_str = part_dir.to_string_lossy().into_owned();
+        let covered = paths.iter().any(|p| part_dir.starts_with(p) || Path::new(p).starts_with(&part_dir));
+        if std::fs::read_dir(&part_dir).map(|mut d| d.next().is_none()).unwrap_or(false) && !covered {
+            let _ = std::fs::remove_dir(&part_dir);
+        } else if part_dir.exists() && !paths.iter().any(|p| part_dir.starts_with(p)) && !update {
+            paths.retain(|p| !Path::new(p).starts_with(&part_dir));
+            paths.push(part_dir_str);
+        }
+
+        let need_save;
+        if update {
+            let old_files: Vec<String> = state
+                .parts
+                .get(part)
+                .and_then(|o| o.get(INSTALLED_PATHS).cloned())
+                .unwrap_or_default()
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect();
+            let added: Vec<String> = paths.iter().filter(|p| !old_files.contains(p)).cloned().collect();
+            need_save = !added.is_empty();
+            paths = old_files.into_iter().chain(added).collect();
+        } else {
+            need_save = true;
+        }
+        saved.insert(INSTALLED_PATHS.into(), paths.join("\n"));
+        state.parts.insert(part.clone(), saved);
+        installed_parts.retain(|p| p != part);
+        installed_parts.push(part.clone());
+        state.buildout.insert("parts".into(), installed_parts.join(" "));
+        if let Some(path) = &state_path {
+            if need_save || !state.exists {
+                state.save(path).map_err(|e| fail(&[installing], e.to_string()))?;
+                state.exists = true;
+            } else {
+                InstalledState::append(path, &[("parts", &installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
+            }
+        }
+    }
+
+    if !dry_run && installed_parts.is_empty() && state.exists {
+        if let Some(path) = &state_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(actions)
+}
+
+fn change_reason(old: &PartOptions, new: &PartOptions) -> String {
+    for (key, value) in new {
+        match old.get(key) {
+            None => return format!("option {key} added"),
+            Some(v) if v != value && key == SIGNATURE => return "recipe changed".into(),
+            Some(v) if v != value => return format!("option {key} changed"),
+            _ => {}
+        }
+    }
+    for key in old.keys() {
+        if !new.contains_key(key) {
+            return format!("option {key} removed");
+        }
+    }
+    "changed".into()
+}
+
+fn warn_unused_buildout_options(ev: &mut Evaluator<'_>, services: &BuildServices) {
+    for option in services.used_buildout_options.lock().unwrap().iter() {
+        ev.mark_used("buildout", option);
+    }
+    let unused = ev.unused_options("buildout");
+    if !unused.is_empty() {
+        let list: Vec<String> = unused.iter().map(|o| format!("'{o}'")).collect();
+        println!(
+            "Section `buildout` contains unused option(s): {}.\nThis may be an indication for either a typo in the option's name or a bug in the used recipe.",
+            list.join(", ")
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The services bo offers recipes (the `host` interface of `wit/recipe`): logging
+//! with a volume cap, a read-only view of the configuration, downloads and program
+//! runs. Every service checks the part's grant first; a denial stops the call and is
+//! reported with the exact grant to add.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::bo::recipe::host::Host;
+use super::bo::recipe::types::{Level, RunOutput, RunRequest};
+use super::PartState;
+
+/// Cap on any one program run, whatever the recipe asks for.
+const MAX_RUN_TIME: Duration = Duration::from_secs(3600);
+
+impl super::bo::recipe::types::Host for PartState {}
+
+impl Host for PartState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let cost = message.len() + 1;
+        if cost > self.log_budget {
+            self.log_flooded = true;
+            return Err(wasmtime::Error::msg("log volume limit exceeded"));
+        }
+        self.log_budget -= cost;
+        self.services.log(&self.grant.part, level, &message);
+        Ok(())
+    }
+
+    fn config_get(&mut self, section: String, option: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.services.config_get(&section, &option))
+    }
+
+    fn download(&mut self, url: String, sha256: Option<String>, md5: Option<String>) -> wasmtime::Result<Result<String, String>> {
+        let host = url_host(&url);
+        if let Err(denial) = self.grant.check_host(&host) {
+            let message = denial.to_string();
+            self.denial = Some(denial);
+            return Ok(Err(message));
+        }
+        Ok(self
+            .services
+            .download(&url, sha256.as_deref(), md5.as_deref())
+            .map(|p| p.to_string_lossy().into_owned()))
+    }
+
+    fn run(&mut self, request: RunRequest) -> wasmtime::Result<Result<RunOutput, String>> {
+        if let Err(denial) = self.grant.check_program(&request.program) {
+            let message = denial.to_string();
+            self.denial = Some(denial);
+            return Ok(Err(message));
+        }
+        let cwd = match &request.cwd {
+            Some(dir) if !self.grant.may_write(std::path::Path::new(dir)) => {
+                return Ok(Err(format!("cannot run {} in {dir}: not a directory this part may write", request.program)));
+            }
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => self.grant.write.first().cloned().unwrap_or_default(),
+        };
+        let timeout = request.timeout_ms.map(Duration::from_millis).unwrap_or(MAX_RUN_TIME).min(MAX_RUN_TIME);
+        let mut command = Command::new(&request.program);
+        command
+            .args(&request.args)
+            .current_dir(&cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(request.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = match run_with_timeout(command, timeout) {
+            Ok(output) => output,
+            Err(e) => return Ok(Err(format!("cannot run {}: {e}", request.program))),
+        };
+        for line in output.stdout.lines().chain(output.stderr.lines()) {
+            self.services.log(&self.grant.part, Level::Debug, line);
+        }
+        Ok(Ok(output))
+    }
+}
+
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("").to_string();
+    }
+    authority.split(':').next().unwrap_or("").to_string()
+}
+
+fn run_with_timeout(mut command: Command, timeout: Duration) -> std::io::Result<RunOutput> {
+    let mut child = command.spawn()?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    Ok(RunOutput { status, stdout, stderr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn hosts_from_urls() {
+        assert_eq!(url_host("https://user:pw@Example.com:8443/x"), "Example.com");
+        assert_eq!(url_host("http://127.0.0.1:5000/a"), "127.0.0.1");
+        assert_eq!(url_host("http://[::1]:80/"), "::1");
+    }
+}

@@ -1,0 +1,312 @@
+//! Running recipes: one wasmtime Engine, components compiled once and cached
+//! precompiled, and a fresh sandboxed Store per recipe call. The sandbox starts from
+//! deny-all: a part sees the buildout directory read-only, its own `parts/<part>` and
+//! declared outputs read-write, nothing else; CPU time (epochs), memory
+//! (a ResourceLimiter) and log volume are capped. See [`grants`] for what a part may
+//! use and [`host`] for the services bo offers recipes.
+
+pub mod cache;
+pub mod grants;
+pub mod host;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use grants::{Declared, PartGrant};
+
+wasmtime::component::bindgen!({
+    world: "recipe",
+    path: "../wit/recipe",
+    imports: { default: trappable },
+});
+
+pub use bo::recipe::types::Level;
+
+/// How often the epoch ticks; CPU limits are counted in these.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits applied to every recipe call.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub wall_time: Duration,
+    pub memory_bytes: usize,
+    pub log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { wall_time: Duration::from_secs(600), memory_bytes: 1 << 30, log_bytes: 4 << 20 }
+    }
+}
+
+/// A failed recipe call, said in terms of the part and recipe.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("cannot load recipe {recipe}: {message}")]
+    Load { recipe: String, message: String },
+    #[error("{0}")]
+    Denied(#[from] grants::Denial),
+    #[error("part {part} (recipe {recipe}) ran longer than its limit of {seconds} s and was stopped")]
+    Timeout { part: String, recipe: String, seconds: u64 },
+    #[error("part {part} (recipe {recipe}) tried to use more than {mib} MiB of memory and was stopped")]
+    Memory { part: String, recipe: String, mib: usize },
+    #[error("part {part} (recipe {recipe}) wrote more than {kib} KiB of log output and was stopped")]
+    LogFlood { part: String, recipe: String, kib: usize },
+    #[error("part {part} (recipe {recipe}) failed: {message}")]
+    Failed { part: String, recipe: String, message: String },
+    #[error("part {part} (recipe {recipe}) crashed: {message}")]
+    Trap { part: String, recipe: String, message: String },
+}
+
+/// A component ready to instantiate, with what it declared.
+pub struct LoadedRecipe {
+    pub name: String,
+    pub digest: String,
+    pub manifest: Manifest,
+    pre: RecipePre<PartState>,
+}
+
+impl LoadedRecipe {
+    pub fn declared(&self) -> Declared {
+        let c = &self.manifest.capabilities;
+        Declared {
+            writes: c.writes.clone(),
+            outside: c.outside.clone(),
+            hosts: c.hosts.clone(),
+            programs: c.programs.clone(),
+            env: c.env.clone(),
+        }
+    }
+}
+
+/// Host services shared by every call of one build.
+pub trait HostServices: Send + Sync {
+    /// An option of an already evaluated section.
+    fn config_get(&self, section: &str, option: &str) -> Option<String>;
+    /// Fetches `url` (already checked against the grant) into the cache.
+    fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<PathBuf, String>;
+    /// Where a part's log lines go.
+    fn log(&self, part: &str, level: Level, message: &str);
+}
+
+/// Per-call state: the sandbox and what the part may use.
+pub struct PartState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    grant: PartGrant,
+    services: Arc<dyn HostServices>,
+    log_budget: usize,
+    log_flooded: bool,
+    /// A denial raised by a host service, reported instead of the recipe's error.
+    denial: Option<grants::Denial>,
+    wall_time: Duration,
+}
+
+impl WasiView for PartState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+struct MemoryLimiter {
+    max: usize,
+    exceeded: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.exceeded = true;
+            return Err(wasmtime::Error::msg("memory limit exceeded"));
+        }
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// The engine, the linker and every component loaded so far.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PartState>,
+    cache: cache::ComponentCache,
+    loaded: Mutex<HashMap<String, Arc<LoadedRecipe>>>,
+    pub limits: Limits,
+}
+
+fn start_epoch_ticker(engine: &Engine) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    let engine = engine.clone();
+    STARTED.get_or_init(move || {
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    });
+}
+
+impl Runtime {
+    pub fn new(cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Runtime> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Recipe::add_to_linker::<PartState, HasSelf<PartState>>(&mut linker, |state| state)?;
+        let cache = cache::ComponentCache::new(cache_dir, &engine);
+        Ok(Runtime { engine, linker, cache, loaded: Mutex::new(HashMap::new()), limits })
+    }
+
+    /// Loads a component (precompiled from the cache when possible) and asks it
+    /// what it is. `name` is how the config referred to it.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<LoadedRecipe>, RecipeError> {
+        let load_error = |message: String| RecipeError::Load { recipe: name.to_string(), message };
+        let digest = cache::digest(bytes);
+        if let Some(found) = self.loaded.lock().unwrap().get(&digest) {
+            return Ok(found.clone());
+        }
+        let component: Component = self.cache.component(&self.engine, &digest, bytes).map_err(|e| load_error(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| load_error(format!("{e:#}")))?;
+        let pre = RecipePre::new(pre).map_err(|e| load_error(format!("not a bo recipe component: {e:#}")))?;
+        let mut store = self.store(PartState::describing(&self.limits));
+        let manifest = pre
+            .instantiate(&mut store)
+            .and_then(|recipe| recipe.call_describe(&mut store))
+            .map_err(|e| load_error(format!("describe failed: {e:#}")))?;
+        let loaded = Arc::new(LoadedRecipe { name: name.to_string(), digest: digest.clone(), manifest, pre });
+        self.loaded.lock().unwrap().insert(digest, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn store(&self, state: PartState) -> Store<PartState> {
+        let ticks = (state.wall_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(ticks);
+        store
+    }
+
+    /// Runs `f` on a fresh instance of `recipe`, sandboxed by `grant`.
+    pub fn call<T>(
+        &self,
+        recipe: &LoadedRecipe,
+        grant: PartGrant,
+        services: Arc<dyn HostServices>,
+        f: impl FnOnce(&Recipe, &mut Store<PartState>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, RecipeError> {
+        let part = grant.part.clone();
+        let recipe_name = recipe.name.clone();
+        let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
+        let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
+        let wasi = sandbox(&grant, stdout.clone(), stderr.clone())
+            .map_err(|e| RecipeError::Failed { part: part.clone(), recipe: recipe_name.clone(), message: e })?;
+        let state = PartState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { max: self.limits.memory_bytes, exceeded: false },
+            grant,
+            services: services.clone(),
+            log_budget: self.limits.log_bytes,
+            log_flooded: false,
+            denial: None,
+            wall_time: self.limits.wall_time,
+        };
+        let mut store = self.store(state);
+        let result = recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
+        relay_output(&*services, &part, &stdout.contents(), &stderr.contents());
+        let state = store.data_mut();
+        if let Some(denial) = state.denial.take() {
+            return Err(RecipeError::Denied(denial));
+        }
+        let (p, r) = (part.clone(), recipe_name.clone());
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(RecipeError::Failed { part: p, recipe: r, message }),
+            Err(_) if state.log_flooded => Err(RecipeError::LogFlood { part: p, recipe: r, kib: self.limits.log_bytes / 1024 }),
+            Err(_) if state.limiter.exceeded => Err(RecipeError::Memory { part: p, recipe: r, mib: self.limits.memory_bytes >> 20 }),
+            Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => {
+                Err(RecipeError::Timeout { part: p, recipe: r, seconds: self.limits.wall_time.as_secs() })
+            }
+            Err(e) => Err(RecipeError::Trap { part: p, recipe: r, message: format!("{e:#}") }),
+        }
+    }
+}
+
+impl PartState {
+    /// State for `describe`: no filesystem, no services.
+    fn describing(limits: &Limits) -> PartState {
+        struct NoServices;
+        impl HostServices for NoServices {
+            fn config_get(&self, _: &str, _: &str) -> Option<String> {
+                None
+            }
+            fn download(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<PathBuf, String> {
+                Err("no downloads while describing a recipe".into())
+            }
+            fn log(&self, _: &str, _: Level, _: &str) {}
+        }
+        PartState {
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { max: limits.memory_bytes, exceeded: false },
+            grant: PartGrant::default(),
+            services: Arc::new(NoServices),
+            log_budget: 0,
+            log_flooded: false,
+            denial: None,
+            wall_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The WASI context for one call: exactly the part's grant, nothing inherited.
+fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> Result<WasiCtx, String> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.stdout(stdout).stderr(stderr).allow_blocking_current_thread(true);
+    for (name, value) in grant.visible_env() {
+        builder.env(name, value);
+    }
+    for dir in &grant.read {
+        preopen(&mut builder, dir, FsPerms::ReadOnly)?;
+    }
+    for dir in &grant.write {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        preopen(&mut builder, dir, FsPerms::ReadWrite)?;
+    }
+    Ok(builder.build())
+}
+
+fn preopen(builder: &mut WasiCtxBuilder, dir: &Path, perms: FsPerms) -> Result<(), String> {
+    let guest = dir.to_string_lossy().into_owned();
+    builder.preopened_dir(dir, &guest, perms).map_err(|e| format!("cannot open {}: {e:#}", dir.display()))?;
+    Ok(())
+}
+
+fn relay_output(services: &dyn HostServices, part: &str, stdout: &[u8], stderr: &[u8]) {
+    for (bytes, level) in [(stdout, Level::Info), (stderr, Level::Warning)] {
+        for line in String::from_utf8_lossy(bytes).lines() {
+            services.log(part, level, line);
+        }
+    }
+}
+
+/// Set while a build is being interrupted (Ctrl-C); recipe calls then stop.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
