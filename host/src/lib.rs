@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod net;
 pub mod runtime;
 pub mod plan;

@@ -41,6 +41,9 @@ pub struct Evaluator<'c> {
 
 type Seen = Vec<(String, String)>;
 
+/// Deepest chain of sections, options and macros evaluated inside one another.
+const MAX_DEPTH: usize = 400;
+
 impl<'c> Evaluator<'c> {
     pub fn new(raw: &'c RawConfig) -> Self {
         Evaluator { raw, sections: HashMap::new(), doing: Vec::new(), parts: Vec::new(), recipe_hook: None }
@@ -61,6 +64,13 @@ impl<'c> Evaluator<'c> {
 
     /// Runs `f` with `label` on the `While:` stack.
     pub fn doing<T>(&mut self, label: String, f: impl FnOnce(&mut Self) -> Result<T, ConfigError>) -> Result<T, ConfigError> {
+        // Buildout hits Python's recursion limit on absurdly deep reference chains;
+        // bo stops with a clear error instead of overflowing its stack.
+        if self.doing.len() >= MAX_DEPTH {
+            return Err(self.error(ConfigErrorKind::Other(format!(
+                "references nested more than {MAX_DEPTH} levels deep while {label}"
+            ))));
+        }
         self.doing.push(label);
         let result = f(self);
         self.doing.pop();

@@ -5,6 +5,7 @@
 //! and `SectionKey`, including their documented quirks (diamond re-application,
 //! user defaults under the first leaf file, `+=` never seeing built-in defaults).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -234,24 +235,80 @@ pub fn is_url(name: &str) -> bool {
     }
 }
 
-/// Fetches configuration files named by URL (`extends = https://...`).
-pub trait ConfigFetcher {
-    /// Returns the text of `url`. `offline` forbids the network.
-    fn fetch(&mut self, url: &str, offline: bool) -> Result<String, String>;
+/// What governs downloading remote configs: Buildout computes it from the
+/// `[buildout]` options of the defaults, user defaults, the root file and the
+/// command line (in that order of precedence, lowest first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownloadSettings {
+    pub offline: bool,
+    pub newest: bool,
+    /// `extends-cache`: downloaded configs are kept there under the md5 of the URL.
+    pub extends_cache: Option<PathBuf>,
 }
 
-/// Reads `file://` URLs; other schemes are refused with a message saying why.
-pub struct LocalFetcher;
+impl DownloadSettings {
+    pub fn from_section(section: &Section) -> DownloadSettings {
+        let value = |k: &str| section.get(k).map(|v| v.value.as_str()).unwrap_or("");
+        let directory = Path::new(value("directory"));
+        let cache = value("extends-cache");
+        DownloadSettings {
+            offline: value("offline") == "true" || value("install-from-cache") == "true",
+            newest: value("newest") == "true",
+            extends_cache: (!cache.is_empty()).then(|| directory.join(cache)),
+        }
+    }
+}
 
-impl ConfigFetcher for LocalFetcher {
-    fn fetch(&mut self, url: &str, offline: bool) -> Result<String, String> {
-        if let Some(path) = url.strip_prefix("file://") {
-            return fs_read(Path::new(path)).map_err(|e| format!("Couldn't download '{url}': {e}"));
-        }
-        if offline {
-            return Err(format!("Couldn't download '{url}' in offline mode."));
-        }
-        Err(format!("Couldn't download '{url}': bo does not fetch remote configs yet"))
+/// Fetches configuration files named by URL (`extends = https://...`).
+pub trait ConfigFetcher {
+    fn fetch(&mut self, url: &str, settings: &DownloadSettings) -> Result<String, String>;
+}
+
+/// Buildout's extends download: through `extends-cache` when set (newest mode
+/// downloads again and falls back to the cached copy; otherwise a cached copy is
+/// used as is), never over the network when offline.
+#[derive(Default)]
+pub struct UrlFetcher {
+    downloaded: HashSet<String>,
+}
+
+fn fetch_now(url: &str, offline: bool) -> Result<Vec<u8>, String> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return std::fs::read(path).map_err(|e| format!("Couldn't download '{url}': {e}"));
+    }
+    if offline {
+        return Err(format!("Couldn't download '{url}' in offline mode."));
+    }
+    crate::net::get(url)
+}
+
+impl ConfigFetcher for UrlFetcher {
+    fn fetch(&mut self, url: &str, settings: &DownloadSettings) -> Result<String, String> {
+        let fallback = settings.newest && !self.downloaded.contains(url);
+        self.downloaded.insert(url.to_string());
+        let bytes = match &settings.extends_cache {
+            None => fetch_now(url, settings.offline)?,
+            Some(cache) => {
+                if !cache.is_dir() {
+                    return Err(format!(
+                        "The directory:\n'{}'\nto be used as a download cache doesn't exist.\n",
+                        cache.display()
+                    ));
+                }
+                let cached = cache.join(hex::encode(<md5::Md5 as md5::Digest>::digest(url.as_bytes())));
+                if cached.is_file() {
+                    if fallback && let Ok(fresh) = fetch_now(url, settings.offline) {
+                        let _ = std::fs::write(&cached, &fresh);
+                    }
+                    std::fs::read(&cached).map_err(|e| format!("cannot read {}: {e}", cached.display()))?
+                } else {
+                    let fresh = fetch_now(url, settings.offline)?;
+                    std::fs::write(&cached, &fresh).map_err(|e| format!("cannot write {}: {e}", cached.display()))?;
+                    fresh
+                }
+            }
+        };
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -266,7 +323,10 @@ pub struct Opener<'a> {
     pub condition: &'a mut dyn FnMut(&str) -> Result<bool, String>,
     /// Lines Buildout prints on stdout while reading (optional-extends notices).
     pub notices: Vec<String>,
-    pub offline: bool,
+    /// `[buildout]` of the defaults and user defaults, for download settings.
+    pub download_base: Section,
+    /// `[buildout]` assignments from the command line, which win over files.
+    pub download_override: Section,
 }
 
 /// The result of opening one file: either the folded root or its flat list of layers.
@@ -280,7 +340,8 @@ impl Opener<'_> {
     /// with `user_defaults` merged under the first file that extends nothing.
     pub fn open_root(&mut self, base: &str, filename: &str, user_defaults: Layer) -> Result<Layer, ConfigError> {
         let mut seen = Vec::new();
-        let opened = self.open(base, filename, &mut seen, user_defaults, None)?;
+        let download = update_section(&self.download_base, &self.download_override);
+        let opened = self.open(base, filename, &mut seen, user_defaults, None, &download)?;
         Ok(opened.layers.iter().fold(Layer::new(), |acc, layer| update(&acc, layer)))
     }
 
@@ -291,10 +352,13 @@ impl Opener<'_> {
         seen: &mut Vec<String>,
         mut user_defaults: Layer,
         extended_from: Option<&str>,
+        download: &Section,
     ) -> Result<Opened, ConfigError> {
+        let download = update_section(download, &self.download_override);
+        let settings = DownloadSettings::from_section(&download);
         let (full_name, new_base, text) = if is_url(filename) || is_url(base) && !Path::new(filename).is_absolute() {
             let url = if is_url(filename) { filename.to_string() } else { format!("{base}/{filename}") };
-            let text = self.fetcher.fetch(&url, self.offline).map_err(ConfigErrorKind::Download)?;
+            let text = self.fetcher.fetch(&url, &settings).map_err(ConfigErrorKind::Download)?;
             let new_base = url[..url.rfind('/').unwrap_or(0)].to_string();
             (url, new_base, text)
         } else {
@@ -330,12 +394,16 @@ impl Opener<'_> {
             None => (None, None),
         };
         let mut result = annotate_parsed(parsed, &full_name);
+        let download = match result.get("buildout") {
+            Some(buildout) if seen.len() == 1 => update_section(&download, buildout),
+            _ => download,
+        };
 
         let mut layers = Vec::new();
         match extends {
             Some(extends) if !extends.split_whitespace().next().is_none() => {
                 for name in extends.split_whitespace() {
-                    let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name))?;
+                    let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name), &download)?;
                     user_defaults = opened.user_defaults;
                     layers.extend(opened.layers);
                 }
@@ -357,7 +425,7 @@ impl Opener<'_> {
                     self.notices.push(format!("optional-extends file not found: {name}"));
                     continue;
                 }
-                let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name))?;
+                let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name), &download)?;
                 user_defaults = opened.user_defaults;
                 layers.extend(opened.layers);
             }

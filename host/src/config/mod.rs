@@ -157,7 +157,7 @@ impl Config {
     /// Reads and merges the configuration (Buildout's `Buildout.__init__` up to the
     /// point where sections are evaluated).
     pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
-        Self::load_with(options, &mut layers::LocalFetcher)
+        Self::load_with(options, &mut layers::UrlFetcher::default())
     }
 
     pub fn load_with(options: &LoadOptions, fetcher: &mut dyn layers::ConfigFetcher) -> Result<Config, ConfigError> {
@@ -190,17 +190,19 @@ impl Config {
                 .or_default()
                 .insert(option, Annotated::new(value, Origin::CommandLine));
         }
-        let offline = command_line
-            .get("buildout")
-            .and_then(|b| b.get("offline"))
-            .is_some_and(|v| v.value == "true");
 
         let mut target_env: Option<condition::TargetEnv> = None;
         let mut condition = |expr: &str| {
             let env = target_env.get_or_insert_with(condition::TargetEnv::probe);
             condition::evaluate(expr, env)
         };
-        let mut opener = layers::Opener { fetcher, condition: &mut condition, notices: Vec::new(), offline };
+        let mut opener = layers::Opener {
+            fetcher,
+            condition: &mut condition,
+            notices: Vec::new(),
+            download_base: data["buildout"].clone(),
+            download_override: command_line.get("buildout").cloned().unwrap_or_default(),
+        };
 
         let mut user_defaults = Layer::new();
         if options.use_user_defaults {
@@ -210,6 +212,7 @@ impl Config {
                 user_defaults = opener
                     .open_root(&base, &user_config.to_string_lossy(), Layer::new())
                     .map_err(with_initializing)?;
+                opener.download_base = layers::update(&data, &user_defaults)["buildout"].clone();
             }
         }
 

@@ -1,0 +1,168 @@
+"""Times bo beside zc.buildout and uv on the same scenarios, alternating runs, and
+prints medians, ratios and peak memory. Run through bench/run.sh, which prepares the
+peers and builds bo. No scenario asserts a time: the figures go to BENCHMARKS.md."""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(cmd, cwd, env):
+    """One run: wall seconds and peak RSS (KiB) of the process tree's largest child."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"command failed: {' '.join(cmd)} in {cwd}\n{err}")
+    return elapsed, usage.ru_maxrss
+
+
+def measure(contenders, rounds, prepare=None):
+    """Runs each contender `rounds` times, alternating; returns name -> (median s, max KiB)."""
+    times = {name: [] for name in contenders}
+    peaks = {name: 0 for name in contenders}
+    for _ in range(rounds):
+        for name, (cmd, cwd, env) in contenders.items():
+            if prepare:
+                prepare(name)
+            t, rss = run(cmd, cwd, env)
+            times[name].append(t)
+            peaks[name] = max(peaks[name], rss)
+    return {name: (statistics.median(ts), peaks[name]) for name, ts in times.items()}
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+TINYRECIPE_SETUP = """from setuptools import setup
+setup(name='tinyrecipe', version='1.0', py_modules=['tinyrecipe'],
+      entry_points={'zc.buildout': ['default = tinyrecipe:Mkdir', 'noop = tinyrecipe:Noop'],
+                    'zc.buildout.uninstall': ['default = tinyrecipe:uninstall']})
+"""
+
+
+def parts_config(n, develop):
+    lines = ["[buildout]"]
+    if develop:
+        lines.append("develop = recipes")
+    names = [f"p{i}" for i in range(n)]
+    lines.append("parts = " + " ".join(names))
+    for i, name in enumerate(names):
+        recipe = "tinyrecipe:noop" if i % 3 == 2 else "tinyrecipe"
+        lines += [f"[{name}]", f"recipe = {recipe}", f"content = part {i}"]
+    return "\n".join(lines) + "\n"
+
+
+def scenario_noop(args, n, env_bo, env_py):
+    """No-op build of an unchanged n-part config (Buildout: a develop recipe)."""
+    base = os.path.join(args.work, f"noop-{n}")
+    shutil.rmtree(base, ignore_errors=True)
+    b, z = os.path.join(base, "bo"), os.path.join(base, "buildout")
+    write(os.path.join(b, "buildout.cfg"), parts_config(n, develop=False))
+    write(os.path.join(z, "buildout.cfg"), parts_config(n, develop=True))
+    recipes = os.path.join(args.root, "tests/conformance/cases/075-lc-install-then-noop/recipes")
+    shutil.copytree(recipes, os.path.join(z, "recipes"))
+    buildout = os.path.join(args.venv, "bin", "buildout")
+    env_z = dict(env_py, PIP_NO_BUILD_ISOLATION="0")
+    run([buildout, "-U", "-N", "bootstrap"], z, env_z)
+    run([os.path.join(z, "bin", "buildout"), "-U", "-N"], z, env_z)
+    run([args.bo, "-U", "-N"], b, env_bo)
+    return measure({
+        "bo": ([args.bo, "-U", "-N", "-q"], b, env_bo),
+        "zc.buildout": ([os.path.join(z, "bin", "buildout"), "-U", "-N", "-q"], z, env_z),
+    }, args.rounds)
+
+
+def scenario_resolve(args, env_bo, env_py):
+    """Resolving a large config: an extends chain of 12 files and 1,000 pins."""
+    base = os.path.join(args.work, "resolve")
+    shutil.rmtree(base, ignore_errors=True)
+    files = 12
+    for i in range(files):
+        lines = ["[buildout]"]
+        if i + 1 < files:
+            lines.append(f"extends = level{i + 1}.cfg")
+        if i == files - 1:
+            lines += ["parts =", "versions = versions"]
+        lines.append(f"find-links += https://example.com/level{i}")
+        for s in range(20):
+            lines += [f"[section{s}]", f"value{i} = ${{section{(s + 1) % 20}:base}} level {i}",
+                      f"list += item{i}", "base = b"]
+        if i == files - 1:
+            lines.append("[versions]")
+            lines += [f"package{p} = {p % 7}.{p % 13}.{p % 5}" for p in range(1000)]
+        name = "buildout.cfg" if i == 0 else f"level{i}.cfg"
+        write(os.path.join(base, name), "\n".join(lines) + "\n")
+    buildout = os.path.join(args.venv, "bin", "buildout")
+    return measure({
+        "bo": ([args.bo, "-U", "query", "--json"], base, env_bo),
+        "zc.buildout": ([buildout, "-U", "annotate"], base, env_py),
+    }, args.rounds)
+
+
+def fmt(results, reference="bo"):
+    rows = []
+    ref = results[reference][0]
+    for name, (median, peak) in results.items():
+        ratio = "1.00" if name == reference else f"{median / ref:.1f}x slower" if median > ref else f"{ref / median:.1f}x faster"
+        rows.append((name, f"{median * 1000:.1f} ms", ratio, f"{peak / 1024:.1f} MiB"))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bo", required=True)
+    parser.add_argument("--recipes", required=True)
+    parser.add_argument("--venv", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds = 3
+    args.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    recipe_dir = os.path.join(args.work, "recipes")
+    os.makedirs(recipe_dir, exist_ok=True)
+    for name in os.listdir(args.recipes):
+        if name.endswith(".wasm"):
+            shutil.copy(os.path.join(args.recipes, name), os.path.join(recipe_dir, name.replace("_", "-")))
+    home = os.path.join(args.work, "home")
+    os.makedirs(home, exist_ok=True)
+    env_py = dict(os.environ, HOME=home, PIP_NO_INDEX="1")
+    env_bo = dict(env_py, BO_RECIPE_PATH=recipe_dir, BO_CACHE_DIR=os.path.join(args.work, "bo-cache"))
+
+    table = []
+    for label, results in [
+        ("no-op build, 3 parts", scenario_noop(args, 3, env_bo, env_py)),
+        ("no-op build, 20 parts", scenario_noop(args, 20, env_bo, env_py)),
+        ("resolve: 12-file extends chain, 1,000 pins (bo query --json / buildout annotate)", scenario_resolve(args, env_bo, env_py)),
+    ]:
+        for name, median, ratio, peak in fmt(results):
+            table.append(f"| {label} | {name} | {median} | {ratio} | {peak} |")
+
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
+          f"median of {args.rounds} alternating runs")
+    print("| scenario | tool | median | vs bo | peak RSS |")
+    print("|---|---|---|---|---|")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()

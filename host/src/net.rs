@@ -1,0 +1,43 @@
+//! HTTP for bo: one blocking client, rustls with the system's trust store (the
+//! platform verifier), used for remote `extends`, recipe downloads and, later, the
+//! package index. Errors name the URL.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn client() -> Result<&'static reqwest::blocking::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::blocking::Client::builder()
+                .user_agent(concat!("bo/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+                .timeout(Duration::from_secs(600))
+                .build()
+                .map_err(|e| format!("cannot set up HTTP: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// GETs `url` and returns the body; any status but 200 is an error naming the URL.
+pub fn get(url: &str) -> Result<Vec<u8>, String> {
+    let response = client()?.get(url).send().map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("cannot download {url}: HTTP {status}"));
+    }
+    response.bytes().map(|b| b.to_vec()).map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
