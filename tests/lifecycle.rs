@@ -82,7 +82,7 @@ fn parts_listing(root: &Path) -> Vec<String> {
 
 fn run_case(name: &str) {
     let case = support::repo_root().join("tests/conformance/cases").join(name);
-    let mut buildout = TestBuildout::new();
+    let mut buildout = TestBuildout::with_recipes();
     buildout.write("buildout.cfg", &without_develop(&std::fs::read_to_string(case.join("buildout.cfg")).unwrap()));
     let steps: Value = serde_json::from_str(&std::fs::read_to_string(case.join("steps.json")).unwrap()).unwrap();
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();

@@ -55,11 +55,20 @@ pub struct TestBuildout {
 }
 
 impl TestBuildout {
+    /// A buildout without recipes (for configuration tests).
     pub fn new() -> TestBuildout {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("home")).unwrap();
-        TestBuildout { _dir: dir, root, recipe_path: guest_recipes().to_path_buf() }
+        let recipe_path = root.join("no-recipes");
+        TestBuildout { _dir: dir, root, recipe_path }
+    }
+
+    /// A buildout whose `BO_RECIPE_PATH` holds the example recipes.
+    pub fn with_recipes() -> TestBuildout {
+        let mut b = TestBuildout::new();
+        b.recipe_path = guest_recipes().to_path_buf();
+        b
     }
 
     pub fn write(&self, name: &str, text: &str) {

@@ -1,0 +1,101 @@
+//! Remote `extends` and the extends cache, against a real HTTP server on 127.0.0.1
+//! started by the test: relative extends inside a downloaded file resolve against
+//! its URL, downloads are kept in `extends-cache`, and offline mode uses only the
+//! cache (or says clearly that it cannot download).
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use support::TestBuildout;
+
+/// A minimal HTTP/1.1 file server; returns its base URL and a switch to take it down.
+fn serve(files: HashMap<&'static str, &'static str>) -> (String, Arc<Mutex<bool>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let up = Arc::new(Mutex::new(true));
+    let flag = up.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok() && line.trim() != "" {
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
+            let mut stream = stream;
+            let response = match files.get(path) {
+                Some(body) if *flag.lock().unwrap() => {
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                }
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (base, up)
+}
+
+#[test]
+fn remote_extends_with_cache_and_offline() {
+    let files = HashMap::from([
+        ("conf/base.cfg", "[buildout]\nextends = common.cfg\n[a]\nx = from base\n"),
+        ("conf/common.cfg", "[a]\ny = from common\nx = from common\n"),
+    ]);
+    let (base, up) = serve(files);
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nextends = {base}/conf/base.cfg\nextends-cache = cache\nparts =\n[a]\nz = ${{a:x}} / ${{a:y}}\n"),
+    );
+    std::fs::create_dir_all(b.root.join("cache")).unwrap();
+
+    let got = b.bo(&["-U", "query", "--json"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let json: serde_json::Value = serde_json::from_str(&got.stdout).unwrap();
+    assert_eq!(json["sections"]["a"]["z"], "from base / from common");
+    assert_eq!(std::fs::read_dir(b.root.join("cache")).unwrap().count(), 2, "both files are cached");
+
+    // Offline, with the server gone: the cache answers.
+    *up.lock().unwrap() = false;
+    let got = b.bo(&["-U", "-o", "query", "--json"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let got = b.bo(&["-U", "query", "a:z"]);
+    assert_eq!(got.code, 0, "newest mode falls back to the cache: {}", got.stderr);
+
+    // Offline without a cached copy: a clear error naming the URL.
+    std::fs::remove_dir_all(b.root.join("cache")).unwrap();
+    std::fs::create_dir_all(b.root.join("cache")).unwrap();
+    let got = b.bo(&["-U", "-o", "annotate"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains(&format!("error: Couldn't download '{base}/conf/base.cfg' in offline mode.")), "{}", got.stderr);
+}
+
+#[test]
+fn unreachable_extends_names_the_url() {
+    let (base, up) = serve(HashMap::new());
+    *up.lock().unwrap() = false;
+    let b = TestBuildout::new();
+    b.write("buildout.cfg", &format!("[buildout]\nextends = {base}/missing.cfg\nparts =\n"));
+    let got = b.bo(&["-U", "annotate"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains(&format!("{base}/missing.cfg")) && got.stderr.contains("404"), "{}", got.stderr);
+}
+
+#[test]
+fn errors_name_the_file_and_line() {
+    let b = TestBuildout::new();
+    b.write("base.cfg", "[buildout]\nparts =\n[a]\nok = 1\nnot an option\n");
+    b.write("buildout.cfg", "[buildout]\nextends = base.cfg\n");
+    let got = b.bo(&["-U", "annotate"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("{root}/base.cfg:5"), "{}", got.stderr);
+    assert!(!got.stderr.contains("panicked"));
+}
