@@ -6,3 +6,4 @@ pub mod config;
 pub mod net;
 pub mod runtime;
 pub mod plan;
+pub mod python;

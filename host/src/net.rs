@@ -41,3 +41,36 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// GETs a page with an `Accept` header; returns its content type and body. A 404 is
+/// `Ok(None)` (an index saying it does not know the project).
+pub fn get_page(url: &str, accept: &str) -> Result<Option<(String, Vec<u8>)>, String> {
+    let response = client()?
+        .get(url)
+        .header("Accept", accept)
+        .send()
+        .map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(format!("cannot read {url}: HTTP {status}"));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response.bytes().map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?;
+    Ok(Some((content_type, body.to_vec())))
+}
+
+/// Resolves `href` against the page it appeared on.
+pub fn join_url(base: &str, href: &str) -> String {
+    match reqwest::Url::parse(base).and_then(|b| b.join(href)) {
+        Ok(url) => url.to_string(),
+        Err(_) => href.to_string(),
+    }
+}

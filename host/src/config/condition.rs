@@ -25,6 +25,8 @@ pub struct TargetEnv {
     pub platform_version: String,
     pub pointer_bits: u32,
     pub little_endian: bool,
+    /// The C library's version where it is glibc (for manylinux wheel tags).
+    pub glibc: Option<(u32, u32)>,
 }
 
 impl TargetEnv {
@@ -32,18 +34,27 @@ impl TargetEnv {
     /// falls back to bo's own platform with Python 3.11 if none can be run.
     pub fn probe() -> TargetEnv {
         let python = std::env::var("BO_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        TargetEnv::probe_python(&python).unwrap_or_else(TargetEnv::native)
+    }
+
+    /// Asks `python` for its facts; `None` if it cannot be run.
+    pub fn probe_python(python: &str) -> Option<TargetEnv> {
         let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
             platform.python_implementation(),sys.platform,os.name,platform.system(),\
-            platform.machine(),platform.release(),sep='\\n');print(platform.version())";
-        let output = Command::new(&python).args(["-c", script]).output();
+            platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version())";
+        let output = Command::new(python).args(["-c", script]).output();
         if let Ok(out) = output
             && out.status.success()
         {
             let text = String::from_utf8_lossy(&out.stdout);
             let lines: Vec<&str> = text.lines().collect();
-            if lines.len() >= 10 {
+            if lines.len() >= 11 {
                 let num = |s: &str| s.trim().parse().unwrap_or(0);
-                return TargetEnv {
+                let glibc = lines[9].strip_prefix("glibc-").and_then(|v| {
+                    let (major, minor) = v.split_once('.')?;
+                    Some((major.parse().ok()?, minor.parse().ok()?))
+                });
+                return Some(TargetEnv {
                     python_version: (num(lines[0]), num(lines[1]), num(lines[2])),
                     implementation: lines[3].to_string(),
                     sys_platform: lines[4].to_string(),
@@ -51,13 +62,14 @@ impl TargetEnv {
                     platform_system: lines[6].to_string(),
                     platform_machine: lines[7].to_string(),
                     platform_release: lines[8].to_string(),
-                    platform_version: lines[9].to_string(),
+                    platform_version: lines[10].to_string(),
                     pointer_bits: usize::BITS,
                     little_endian: cfg!(target_endian = "little"),
-                };
+                    glibc,
+                });
             }
         }
-        TargetEnv::native()
+        None
     }
 
     /// bo's own platform, assuming CPython 3.11.
@@ -79,10 +91,11 @@ impl TargetEnv {
             platform_version: String::new(),
             pointer_bits: usize::BITS,
             little_endian: cfg!(target_endian = "little"),
+            glibc: None,
         }
     }
 
-    fn marker_environment(&self) -> Option<MarkerEnvironment> {
+    pub fn marker_environment(&self) -> Option<MarkerEnvironment> {
         let (major, minor, patch) = self.python_version;
         let full = format!("{major}.{minor}.{patch}");
         let short = format!("{major}.{minor}");

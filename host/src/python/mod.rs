@@ -1,0 +1,109 @@
+//! Python distributions, natively: no pip, no setuptools. Find distributions on the
+//! index and in find-links ([`index`]), resolve requirements with `[versions]` pins
+//! ([`resolve`]), install wheels into the shared store ([`wheel`]), and write
+//! scripts whose `sys.path` names exact versions ([`scripts`]). Recipes reach this
+//! through the `python` interface of `wit/recipe`.
+
+pub mod index;
+pub mod lock;
+pub mod metadata;
+pub mod resolve;
+pub mod scripts;
+pub mod tags;
+pub mod wheel;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use pep508_rs::Requirement;
+
+use crate::config::condition::TargetEnv;
+use index::{Index, IndexSettings};
+use resolve::{ResolveSettings, Resolver};
+
+/// The public index pip uses when nothing else is configured.
+pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
+
+/// Everything needed to install distributions for one part.
+#[derive(Debug, Clone)]
+pub struct InstallSettings {
+    /// The target interpreter (`executable`).
+    pub executable: String,
+    pub index: IndexSettings,
+    pub resolve: ResolveSettings,
+    /// The distribution store (`eggs-directory`).
+    pub store: PathBuf,
+}
+
+/// One distribution of a part's working set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Installed {
+    pub name: String,
+    pub version: String,
+    pub location: PathBuf,
+    pub console_scripts: Vec<(String, String)>,
+    pub required_by: Vec<String>,
+    pub picked: bool,
+    /// The file it was installed from, its sha256, and where that came from.
+    pub filename: String,
+    pub sha256: String,
+    pub source: String,
+}
+
+/// Probes an interpreter once per process.
+pub fn target(executable: &str) -> Result<TargetEnv, String> {
+    static CACHE: std::sync::Mutex<Option<HashMap<String, TargetEnv>>> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap();
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(env) = cache.get(executable) {
+        return Ok(env.clone());
+    }
+    let env = TargetEnv::probe_python(executable).ok_or_else(|| format!("cannot run the Python interpreter {executable}"))?;
+    cache.insert(executable.to_string(), env.clone());
+    Ok(env)
+}
+
+/// Resolves `requirements` and installs the working set into the store.
+pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
+    let env = target(&settings.executable)?;
+    let marker_env = env.marker_environment().ok_or("cannot describe the target interpreter for markers")?;
+    let tags = tags::Tags::for_interpreter(&env);
+    let index = Index::new(settings.index.clone());
+    let parsed: Vec<Requirement> = requirements
+        .iter()
+        .map(|r| Requirement::from_str(r).map_err(|e| format!("invalid requirement {r:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let store = settings.store.clone();
+    let installed = move |c: &index::Candidate| wheel::store_path(&store, &c.filename).is_dir();
+    let resolver = Resolver { index: &index, tags: &tags, env: &marker_env, settings: &settings.resolve, installed: &installed };
+    let resolved = resolver.resolve(&parsed)?;
+    let mut out = Vec::new();
+    for dist in resolved {
+        let target_dir = wheel::store_path(&settings.store, &dist.candidate.filename);
+        let (path, sha256) = if target_dir.is_dir() {
+            (None, dist.candidate.sha256.clone().unwrap_or_default())
+        } else {
+            let path = index.fetch(&dist.candidate)?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (Some(path), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+        };
+        let installed = match path {
+            Some(path) => wheel::install(&path, &settings.store),
+            None => wheel::read_installed(&target_dir, &dist.candidate.filename),
+        }
+        .map_err(|e| e.to_string())?;
+        out.push(Installed {
+            name: dist.name.clone(),
+            version: dist.version.to_string(),
+            location: installed.location,
+            console_scripts: installed.console_scripts,
+            required_by: dist.required_by,
+            picked: dist.picked,
+            filename: dist.candidate.filename.clone(),
+            sha256,
+            source: dist.candidate.origin.clone(),
+        });
+    }
+    Ok(out)
+}

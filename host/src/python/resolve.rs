@@ -1,0 +1,202 @@
+//! Resolution, as Buildout does it but natively: requirements are taken in order
+//! (breadth first), each project gets the best version that satisfies every
+//! requirement and `[versions]` pin seen so far, and a later requirement that the
+//! chosen version does not satisfy is a conflict naming who required what on both
+//! sides. Environment markers are evaluated for the target interpreter.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::str::FromStr;
+
+use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
+use pep508_rs::{ExtraName, MarkerEnvironment, Requirement, VersionOrUrl};
+
+use super::index::{Candidate, Index};
+use super::metadata::{Metadata, normalize};
+use super::tags::Tags;
+
+/// Settings that shape resolution (`[buildout]` / part options).
+#[derive(Debug, Clone, Default)]
+pub struct ResolveSettings {
+    /// `[versions]`: normalised project name → constraint (`1.2`, `==1.2`, `>=2`).
+    pub pins: HashMap<String, String>,
+    pub prefer_final: bool,
+    pub allow_picked_versions: bool,
+    /// Use an already installed version when it satisfies (Buildout's `-N`).
+    pub newest: bool,
+}
+
+/// One resolved distribution and why it is there.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub name: String,
+    pub version: Version,
+    pub candidate: Candidate,
+    pub metadata: Metadata,
+    /// The chain of requirers, outermost first (`app -> foo`).
+    pub required_by: Vec<String>,
+    /// Chosen without an exact pin (Buildout's "picked" versions).
+    pub picked: bool,
+}
+
+pub struct Resolver<'a> {
+    pub index: &'a Index,
+    pub tags: &'a Tags,
+    pub env: &'a MarkerEnvironment,
+    pub settings: &'a ResolveSettings,
+    /// Installed copies, consulted first when not in newest mode.
+    pub installed: &'a dyn Fn(&Candidate) -> bool,
+}
+
+struct Pending {
+    requirement: Requirement,
+    chain: Vec<String>,
+}
+
+fn chain_text(chain: &[String]) -> String {
+    if chain.is_empty() { "the part's eggs".to_string() } else { chain.join(" -> ") }
+}
+
+/// Applies a `[versions]` pin to a requirement's specifiers.
+fn constrain(requirement: &Requirement, pin: Option<&String>) -> Result<(VersionSpecifiers, bool), String> {
+    let mut specifiers: Vec<VersionSpecifier> = match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => s.iter().cloned().collect(),
+        Some(VersionOrUrl::Url(_)) => return Err(format!("{requirement}: URL requirements are not supported")),
+        None => Vec::new(),
+    };
+    let Some(pin) = pin.map(|p| p.trim()).filter(|p| !p.is_empty()) else {
+        let exact = specifiers.len() == 1 && matches!(specifiers[0].operator(), Operator::Equal | Operator::ExactEqual);
+        return Ok((specifiers.into_iter().collect(), exact));
+    };
+    if pin.starts_with(['<', '>', '!', '~']) {
+        let extra = VersionSpecifiers::from_str(pin).map_err(|e| format!("bad [versions] constraint {pin:?}: {e}"))?;
+        specifiers.extend(extra.iter().cloned());
+        return Ok((specifiers.into_iter().collect(), false));
+    }
+    let version = pin.trim_start_matches("==").trim();
+    let version = Version::from_str(version).map_err(|e| format!("bad [versions] pin {pin:?}: {e}"))?;
+    let current: VersionSpecifiers = specifiers.into_iter().collect();
+    if !current.contains(&version) {
+        return Err(format!(
+            "The requirement ('{requirement}') is not allowed by your [versions] constraint ({version})"
+        ));
+    }
+    let exact = VersionSpecifier::from_version(Operator::Equal, version).map_err(|e| e.to_string())?;
+    Ok((VersionSpecifiers::from_iter([exact]), true))
+}
+
+impl Resolver<'_> {
+    /// Resolves `requirements` to a working set, in resolution order.
+    pub fn resolve(&self, requirements: &[Requirement]) -> Result<Vec<Resolved>, String> {
+        let mut queue: VecDeque<Pending> =
+            requirements.iter().map(|r| Pending { requirement: r.clone(), chain: Vec::new() }).collect();
+        let mut chosen: Vec<Resolved> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut base_done: HashSet<String> = HashSet::new();
+        let mut extras_done: HashMap<String, HashSet<ExtraName>> = HashMap::new();
+        let python = self.env.python_full_version().version.clone();
+        while let Some(Pending { requirement, chain }) = queue.pop_front() {
+            let name = normalize(requirement.name.as_ref());
+            let (specifiers, exact) = constrain(&requirement, self.settings.pins.get(&name))?;
+            let index = match by_name.get(&name) {
+                Some(&i) => {
+                    let existing = &chosen[i];
+                    if !specifiers.contains(&existing.version) {
+                        return Err(format!(
+                            "There is a version conflict for {}: {} {} was chosen (required by {}), but {} requires '{}'",
+                            existing.name,
+                            existing.name,
+                            existing.version,
+                            chain_text(&existing.required_by),
+                            chain_text(&chain),
+                            requirement
+                        ));
+                    }
+                    i
+                }
+                None => {
+                    let resolved = self.choose(&requirement, &specifiers, &python, &chain).map_err(|e| {
+                        format!("{e} (required by {})", chain_text(&chain))
+                    })?;
+                    let picked = !exact;
+                    if picked && !self.settings.allow_picked_versions {
+                        return Err(format!(
+                            "Picked: {} = {} (required by {}), but allow-picked-versions is false: pin it in [versions]",
+                            resolved.name,
+                            resolved.version,
+                            chain_text(&chain)
+                        ));
+                    }
+                    chosen.push(Resolved { picked, required_by: chain.clone(), ..resolved });
+                    by_name.insert(name.clone(), chosen.len() - 1);
+                    chosen.len() - 1
+                }
+            };
+            // Dependencies: the base ones the first time a project is reached, then
+            // those of each extra the first time it is asked for.
+            let first_time = base_done.insert(name.clone());
+            let done = extras_done.entry(name.clone()).or_default();
+            let new_extras: Vec<ExtraName> = requirement.extras.iter().filter(|e| done.insert((*e).clone())).cloned().collect();
+            let dist = &chosen[index];
+            let mut next_chain = chain.clone();
+            next_chain.push(format!("{} {}", dist.name, dist.version));
+            for dependency in &dist.metadata.requires_dist {
+                let base = dependency.marker.evaluate(self.env, &[]);
+                let with_extras = !new_extras.is_empty() && dependency.marker.evaluate(self.env, &new_extras);
+                if (first_time && base) || (with_extras && !base) {
+                    queue.push_back(Pending { requirement: dependency.clone(), chain: next_chain.clone() });
+                }
+            }
+        }
+        Ok(chosen)
+    }
+
+    fn choose(&self, requirement: &Requirement, specifiers: &VersionSpecifiers, python: &Version, _chain: &[String]) -> Result<Resolved, String> {
+        let project = requirement.name.as_ref();
+        let candidates = self.index.candidates(project)?;
+        if candidates.is_empty() {
+            return Err(format!("Couldn't find a distribution for '{requirement}'"));
+        }
+        let fits = |c: &Candidate| {
+            specifiers.contains(&c.version)
+                && c.requires_python.as_ref().is_none_or(|rp| rp.contains(python))
+                && c.wheel.as_ref().is_some_and(|w| self.tags.rank(w).is_some())
+        };
+        let mut usable: Vec<&Candidate> = candidates.iter().filter(|c| fits(c) && !c.yanked).collect();
+        if self.settings.prefer_final && usable.iter().any(|c| !c.version.any_prerelease()) {
+            usable.retain(|c| !c.version.any_prerelease());
+        }
+        if !self.settings.newest {
+            let installed: Vec<&Candidate> = usable.iter().copied().filter(|c| (self.installed)(c)).collect();
+            if !installed.is_empty() {
+                usable = installed;
+            }
+        }
+        let rank = |c: &Candidate| c.wheel.as_ref().and_then(|w| self.tags.rank(w)).unwrap_or(usize::MAX);
+        let best = usable
+            .into_iter()
+            .max_by(|a, b| a.version.cmp(&b.version).then_with(|| rank(b).cmp(&rank(a))))
+            .ok_or_else(|| {
+                let sdists = candidates.iter().any(|c| c.wheel.is_none() && specifiers.contains(&c.version));
+                let versions: Vec<String> = {
+                    let mut v: Vec<&Version> = candidates.iter().map(|c| &c.version).collect();
+                    v.sort();
+                    v.dedup();
+                    v.iter().map(|v| v.to_string()).collect()
+                };
+                if sdists {
+                    format!("Couldn't find a wheel for '{requirement}' that fits this Python; only source distributions match, and bo does not build them yet (available: {})", versions.join(", "))
+                } else {
+                    format!("Couldn't find a distribution for '{requirement}' (available: {})", versions.join(", "))
+                }
+            })?;
+        let metadata = self.index.metadata(best)?;
+        Ok(Resolved {
+            name: metadata.name.clone(),
+            version: best.version.clone(),
+            candidate: best.clone(),
+            metadata,
+            required_by: Vec::new(),
+            picked: false,
+        })
+    }
+}
