@@ -97,6 +97,12 @@ pub struct SandboxArgs {
     /// Memory limit for one recipe instance, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub recipe_memory: usize,
+    /// Fail if bo.lock would change.
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+    /// Install the distributions bo.lock names, without resolving.
+    #[arg(long)]
+    pub frozen: bool,
 }
 
 impl SandboxArgs {
@@ -112,6 +118,13 @@ impl SandboxArgs {
             },
             cache_dir: crate::runtime::cache::default_cache_dir(),
             quiet,
+            lock_mode: if self.frozen {
+                crate::plan::recipes::LockMode::Frozen
+            } else if self.locked {
+                crate::plan::recipes::LockMode::Locked
+            } else {
+                crate::plan::recipes::LockMode::Update
+            },
         })
     }
 }
@@ -238,7 +251,7 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     }
     let default = Command::Build {
         parts: Vec::new(),
-        sandbox: SandboxArgs { grants: Vec::new(), recipe_timeout: 600, recipe_memory: 1024 },
+        sandbox: SandboxArgs { grants: Vec::new(), recipe_timeout: 600, recipe_memory: 1024, locked: false, frozen: false },
     };
     match cli.command.as_ref().unwrap_or(&default) {
         Command::Annotate { sections } => {

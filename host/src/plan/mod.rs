@@ -24,6 +24,7 @@ use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
 use crate::runtime::grants::{PartGrant, UserGrants};
 use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
 use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
+use crate::python::lock::Lock;
 use recipes::BuildServices;
 
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,7 @@ pub struct BuildOptions {
     pub limits: Limits,
     pub cache_dir: PathBuf,
     pub quiet: bool,
+    pub lock_mode: recipes::LockMode,
 }
 
 /// A build failure with the `While:` chain that led to it.
@@ -86,6 +88,9 @@ impl std::fmt::Display for Action {
 }
 
 type Recipes = Rc<RefCell<HashMap<String, Arc<LoadedRecipe>>>>;
+
+/// The lock file, beside `buildout.cfg`.
+pub const LOCK_FILE: &str = "bo.lock";
 
 struct Build {
     directory: PathBuf,
@@ -202,7 +207,13 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),
         offline: settings.offline,
+        newest: settings.newest,
         quiet: options.quiet,
+        directory: settings.directory.clone(),
+        eggs_directory: settings.eggs_directory.clone(),
+        lock_mode: options.lock_mode,
+        lock: Mutex::new(Lock::read(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?),
+        resolved: Mutex::new(Default::default()),
     });
     let build = Build {
         directory: settings.directory.clone(),
@@ -431,6 +442,16 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             } else {
                 InstalledState::append(path, &[("parts", &installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
             }
+        }
+    }
+
+    if !dry_run && options.lock_mode == recipes::LockMode::Update {
+        let mut lock = build.services.lock.lock().unwrap().clone();
+        let before = lock.clone();
+        lock.parts.retain(|name, _| installed_parts.contains(name));
+        lock.parts.extend(build.services.resolved.lock().unwrap().clone());
+        if lock != before {
+            lock.write(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?;
         }
     }
 

@@ -10,7 +10,38 @@ use std::sync::Mutex;
 
 use indexmap::IndexMap;
 
+use std::collections::BTreeMap;
+
+use crate::python::{self, InstallSettings, Installed};
+use crate::python::index::IndexSettings;
+use crate::python::lock::{Lock, LockedDist, LockedPart};
+use crate::python::resolve::ResolveSettings;
 use crate::runtime::{HostServices, Level};
+
+/// What changed between a locked and a fresh resolution, for `--locked` errors.
+pub fn lock_difference(old: Option<&LockedPart>, new: &LockedPart) -> String {
+    let Some(old) = old else { return "no entry for this part".into() };
+    if old.requirements != new.requirements {
+        return format!("requirements {} -> {}", old.requirements.join(", "), new.requirements.join(", "));
+    }
+    let mut changes = Vec::new();
+    for d in &new.distributions {
+        match old.distributions.iter().find(|o| o.name == d.name) {
+            None => changes.push(format!("+{} {}", d.name, d.version)),
+            Some(o) if o.version != d.version => changes.push(format!("{} {} -> {}", d.name, o.version, d.version)),
+            Some(o) if o.sha256 != d.sha256 && !o.sha256.is_empty() && !d.sha256.is_empty() => {
+                changes.push(format!("{} {} file changed", d.name, d.version))
+            }
+            _ => {}
+        }
+    }
+    for o in &old.distributions {
+        if !new.distributions.iter().any(|d| d.name == o.name) {
+            changes.push(format!("-{} {}", o.name, o.version));
+        }
+    }
+    if changes.is_empty() { "files changed".into() } else { changes.join(", ") }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecipeSource {
@@ -70,13 +101,108 @@ pub fn bundled_dir() -> PathBuf {
     prefix.join("share").join("bo").join("recipes")
 }
 
-/// Host services for one build: the config view, downloads, and the log.
+/// How `bo.lock` is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// Resolve, then record the result.
+    #[default]
+    Update,
+    /// Resolve, and fail if the result differs from the lock (`--locked`).
+    Locked,
+    /// Install what the lock says without resolving (`--frozen`).
+    Frozen,
+}
+
+/// Host services for one build: the config view, downloads, Python, and the log.
 pub struct BuildServices {
     pub snapshot: Mutex<HashMap<String, IndexMap<String, String>>>,
     pub used_buildout_options: Mutex<Vec<String>>,
     pub download_cache: PathBuf,
     pub offline: bool,
+    pub newest: bool,
     pub quiet: bool,
+    pub directory: PathBuf,
+    pub eggs_directory: PathBuf,
+    pub lock_mode: LockMode,
+    pub lock: Mutex<Lock>,
+    /// What each part resolved to in this run.
+    pub resolved: Mutex<BTreeMap<String, LockedPart>>,
+}
+
+impl BuildServices {
+    fn option(&self, part: &str, key: &str) -> Option<String> {
+        let snapshot = self.snapshot.lock().unwrap();
+        snapshot.get(part).and_then(|o| o.get(key)).or_else(|| snapshot.get("buildout").and_then(|o| o.get(key))).cloned()
+    }
+
+    fn install_settings(&self, part: &str) -> InstallSettings {
+        let snapshot = self.snapshot.lock().unwrap().clone();
+        let buildout = snapshot.get("buildout").cloned().unwrap_or_default();
+        let get = |key: &str| snapshot.get(part).and_then(|o| o.get(key)).or_else(|| buildout.get(key)).cloned();
+        let index = get("index")
+            .filter(|i| !i.trim().is_empty())
+            .or_else(|| std::env::var("PIP_INDEX_URL").ok().filter(|i| !i.is_empty()))
+            .unwrap_or_else(|| python::DEFAULT_INDEX.to_string());
+        let mut find_links: Vec<String> = get("find-links").unwrap_or_default().split_whitespace().map(String::from).collect();
+        if let Ok(env_links) = std::env::var("PIP_FIND_LINKS") {
+            find_links.extend(env_links.split_whitespace().map(String::from));
+        }
+        let allow_hosts: Vec<String> =
+            get("allow-hosts").unwrap_or_default().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && l != "*").collect();
+        let versions = buildout.get("versions").cloned().unwrap_or_default();
+        let pins = snapshot
+            .get(&versions)
+            .map(|v| v.iter().map(|(k, v)| (python::metadata::normalize(k), v.clone())).collect())
+            .unwrap_or_default();
+        let flag = |key: &str, default: bool| buildout.get(key).map(|v| v == "true").unwrap_or(default);
+        let cache = match buildout.get("download-cache").filter(|c| !c.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("dist"),
+            None => self.download_cache.join("dist"),
+        };
+        InstallSettings {
+            executable: self.python_executable(part),
+            index: IndexSettings { index: Some(index), find_links, allow_hosts, offline: self.offline, cache },
+            resolve: ResolveSettings {
+                pins,
+                prefer_final: flag("prefer-final", true),
+                allow_picked_versions: flag("allow-picked-versions", true),
+                newest: self.newest,
+            },
+            store: self.eggs_directory.clone(),
+        }
+    }
+
+    fn install_frozen(&self, part: &str, locked: &LockedPart, settings: &InstallSettings) -> Result<Vec<Installed>, String> {
+        let index = python::index::Index::new(settings.index.clone());
+        let mut out = Vec::new();
+        for dist in &locked.distributions {
+            let target = python::wheel::store_path(&settings.store, &dist.filename);
+            let installed = if target.is_dir() {
+                python::wheel::read_installed(&target, &dist.filename).map_err(|e| e.to_string())?
+            } else {
+                let candidate = index
+                    .candidates(&dist.name)?
+                    .into_iter()
+                    .find(|c| c.filename == dist.filename)
+                    .ok_or_else(|| format!("part {part}: {} (locked) is not available from the index, find-links or the cache", dist.filename))?;
+                let path = index.fetch(&candidate)?;
+                python::index::check_sha256(&path, &dist.sha256).map_err(|e| format!("part {part}: locked file changed: {e}"))?;
+                python::wheel::install(&path, &settings.store).map_err(|e| e.to_string())?
+            };
+            out.push(Installed {
+                name: dist.name.clone(),
+                version: dist.version.clone(),
+                location: installed.location,
+                console_scripts: installed.console_scripts,
+                required_by: Vec::new(),
+                picked: false,
+                filename: dist.filename.clone(),
+                sha256: dist.sha256.clone(),
+                source: dist.source.clone(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 impl HostServices for BuildServices {
@@ -89,6 +215,54 @@ impl HostServices for BuildServices {
 
     fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<PathBuf, String> {
         crate::plan::download::fetch(url, sha256, md5, &self.download_cache, self.offline)
+    }
+
+    fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<Installed>, String> {
+        let settings = self.install_settings(part);
+        let locked = self.lock.lock().unwrap().parts.get(part).cloned();
+        if self.lock_mode == LockMode::Frozen {
+            let locked = locked
+                .filter(|l| l.requirements == requirements)
+                .ok_or_else(|| format!("part {part}: bo.lock has no entry for these requirements ({}); run without --frozen to update it", requirements.join(", ")))?;
+            return self.install_frozen(part, &locked, &settings);
+        }
+        let installed = python::install(requirements, &settings).map_err(|e| format!("part {part}: {e}"))?;
+        let entry = LockedPart {
+            requirements: requirements.to_vec(),
+            distributions: installed
+                .iter()
+                .map(|d| LockedDist {
+                    name: d.name.clone(),
+                    version: d.version.clone(),
+                    filename: d.filename.clone(),
+                    sha256: d.sha256.clone(),
+                    source: d.source.clone(),
+                })
+                .collect(),
+        };
+        if self.lock_mode == LockMode::Locked && locked.as_ref() != Some(&entry) {
+            return Err(format!("part {part}: bo.lock would change ({}); run without --locked to update it", lock_difference(locked.as_ref(), &entry)));
+        }
+        self.resolved.lock().unwrap().insert(part.to_string(), entry);
+        Ok(installed)
+    }
+
+    fn python_executable(&self, part: &str) -> String {
+        if let Some(executable) = self.snapshot.lock().unwrap().get(part).and_then(|o| o.get("executable")).cloned() {
+            return executable;
+        }
+        let python = self.option(part, "python").unwrap_or_else(|| "buildout".into());
+        self.snapshot
+            .lock()
+            .unwrap()
+            .get(&python)
+            .and_then(|o| o.get("executable"))
+            .cloned()
+            .unwrap_or_else(crate::config::default_executable)
+    }
+
+    fn buildout_directory(&self) -> PathBuf {
+        self.directory.clone()
     }
 
     fn log(&self, part: &str, level: Level, message: &str) {

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::bo::recipe::host::Host;
+use super::bo::recipe::python::{Distribution, ScriptsRequest};
 use super::bo::recipe::types::{Level, RunOutput, RunRequest};
 use super::PartState;
 
@@ -130,5 +131,43 @@ mod tests {
         assert_eq!(url_host("https://user:pw@Example.com:8443/x"), "Example.com");
         assert_eq!(url_host("http://127.0.0.1:5000/a"), "127.0.0.1");
         assert_eq!(url_host("http://[::1]:80/"), "::1");
+    }
+}
+
+impl super::bo::recipe::python::Host for PartState {
+    fn install(&mut self, requirements: Vec<String>) -> wasmtime::Result<Result<Vec<Distribution>, String>> {
+        let result = self.services.python_install(&self.grant.part, &requirements);
+        Ok(result.map(|dists| {
+            dists
+                .into_iter()
+                .map(|d| Distribution {
+                    name: d.name,
+                    version: d.version,
+                    location: d.location.to_string_lossy().into_owned(),
+                    console_scripts: d.console_scripts,
+                })
+                .collect()
+        }))
+    }
+
+    fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
+        let bin = std::path::PathBuf::from(&request.bin_directory);
+        if !self.grant.may_write(&bin) {
+            return Ok(Err(format!(
+                "part {} (recipe {}) may not write scripts to {}: declare it in the recipe's `writes`",
+                self.grant.part, self.grant.recipe, request.bin_directory
+            )));
+        }
+        let scripts = crate::python::scripts::ScriptsRequest {
+            executable: self.services.python_executable(&self.grant.part),
+            path: request.path,
+            scripts: request.scripts.into_iter().map(|s| (s.name, s.module, s.attrs)).collect(),
+            interpreter: request.interpreter,
+            initialization: request.initialization,
+            arguments: request.arguments,
+            relative_to: request.relative_paths.then(|| self.services.buildout_directory()),
+            bin_directory: bin,
+        };
+        Ok(crate::python::scripts::write(&scripts).map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect()))
     }
 }

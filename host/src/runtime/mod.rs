@@ -95,6 +95,12 @@ pub trait HostServices: Send + Sync {
     fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<PathBuf, String>;
     /// Where a part's log lines go.
     fn log(&self, part: &str, level: Level, message: &str);
+    /// Resolves and installs Python distributions for `part`.
+    fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<crate::python::Installed>, String>;
+    /// The interpreter `part`'s scripts run with.
+    fn python_executable(&self, part: &str) -> String;
+    /// The buildout directory.
+    fn buildout_directory(&self) -> std::path::PathBuf;
 }
 
 /// Per-call state: the sandbox and what the part may use.
@@ -258,6 +264,15 @@ impl PartState {
                 Err("no downloads while describing a recipe".into())
             }
             fn log(&self, _: &str, _: Level, _: &str) {}
+            fn python_install(&self, _: &str, _: &[String]) -> Result<Vec<crate::python::Installed>, String> {
+                Err("no installs while describing a recipe".into())
+            }
+            fn python_executable(&self, _: &str) -> String {
+                String::new()
+            }
+            fn buildout_directory(&self) -> PathBuf {
+                PathBuf::new()
+            }
         }
         PartState {
             wasi: WasiCtxBuilder::new().build(),
