@@ -96,3 +96,102 @@ impl TestBuildout {
         Outcome { code: out.status.code().unwrap_or(-1), stdout: norm(&out.stdout), stderr: norm(&out.stderr) }
     }
 }
+
+/// Tools the Python tests need, installed once into `target/test-tools`: a venv
+/// with simple-repository-server and pypiserver, and real wheels from PyPI.
+pub struct PythonTools {
+    pub venv: PathBuf,
+    pub wheels: PathBuf,
+    /// `<root>/<project>/<files>`: the layout simple-repository-server serves.
+    pub index_tree: PathBuf,
+}
+
+/// The wheels the tests use (downloaded once, then cached).
+pub const TEST_WHEELS: &[&str] = &["six==1.16.0", "six==1.17.0", "python-dateutil==2.9.0.post0", "attrs==25.3.0", "idna==3.10", "pyflakes==3.2.0"];
+
+pub fn python_tools() -> &'static PythonTools {
+    static TOOLS: OnceLock<PythonTools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let base = repo_root().join("target/test-tools");
+        let venv = base.join("venv");
+        let wheels = base.join("wheels");
+        let run = |cmd: &mut Command| {
+            let out = cmd.output().expect("command runs");
+            assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        if !venv.join("bin/simple-repository-server").exists() {
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            run(Command::new(venv.join("bin/pip")).args(["install", "-q", "simple-repository-server", "pypiserver"]));
+        }
+        let marker = wheels.join(".complete");
+        if !marker.exists() {
+            std::fs::create_dir_all(&wheels).unwrap();
+            // One at a time: pip refuses two versions of one project in one call.
+            for wheel in TEST_WHEELS {
+                run(Command::new(venv.join("bin/pip"))
+                    .args(["download", "-q", "--no-deps", "--only-binary=:all:", "-d"])
+                    .arg(&wheels)
+                    .arg(wheel)
+                    .env("PIP_FIND_LINKS", ""));
+            }
+            std::fs::write(&marker, "").unwrap();
+        }
+        let index_tree = base.join("index");
+        for entry in std::fs::read_dir(&wheels).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(project) = name.strip_suffix(".whl").and_then(|s| s.split('-').next()) {
+                let dir = index_tree.join(project.to_lowercase().replace('_', "-"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let _ = std::fs::copy(entry.path(), dir.join(&name));
+            }
+        }
+        PythonTools { venv, wheels, index_tree }
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts a server that stops when this test process exits (a watcher shell kills
+/// it once our pid is gone), and waits until `ready` answers.
+fn start_server(command: &str, ready: &str) {
+    let script = format!("{command} >/dev/null 2>&1 & S=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $S", pid = std::process::id());
+    Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().expect("sh runs");
+    for _ in 0..200 {
+        if let Ok(out) = Command::new("curl").args(["-fsS", "-o", "/dev/null", ready]).output()
+            && out.status.success()
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("server did not come up: {command}");
+}
+
+/// simple-repository-server (PEP 691 JSON + PEP 658 metadata) on 127.0.0.1.
+pub fn json_index() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let tools = python_tools();
+        let port = free_port();
+        let server = tools.venv.join("bin/simple-repository-server");
+        start_server(&format!("{} --host 127.0.0.1 --port {port} {}", server.display(), tools.index_tree.display()), &format!("http://127.0.0.1:{port}/simple/"));
+        format!("http://127.0.0.1:{port}/simple/")
+    })
+}
+
+/// pypiserver (PEP 503 HTML only, sha256 fragments) on 127.0.0.1.
+pub fn html_index() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let tools = python_tools();
+        let port = free_port();
+        let server = tools.venv.join("bin/pypi-server");
+        start_server(
+            &format!("{} run -i 127.0.0.1 -p {port} -a . -P . --disable-fallback {}", server.display(), tools.wheels.display()),
+            &format!("http://127.0.0.1:{port}/health"),
+        );
+        format!("http://127.0.0.1:{port}/simple/")
+    })
+}
