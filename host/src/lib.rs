@@ -7,3 +7,4 @@ pub mod net;
 pub mod runtime;
 pub mod plan;
 pub mod python;
+pub mod oci;

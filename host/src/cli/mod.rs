@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError, LoadOptions};
 
+pub mod recipe;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bo",
@@ -73,6 +75,9 @@ pub enum Command {
         /// Only these sections.
         sections: Vec<String>,
     },
+    /// Work with recipes: scaffold, build, publish and fetch them.
+    #[command(subcommand)]
+    Recipe(recipe::RecipeCommand),
     /// Print one raw option value, or with --json the whole resolved configuration.
     Query {
         /// `[section:]option` (section defaults to buildout).
@@ -103,6 +108,30 @@ pub struct SandboxArgs {
     /// Install the distributions bo.lock names, without resolving.
     #[arg(long)]
     pub frozen: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach OCI registries.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RegistryArgs {
+    /// Use plain HTTP (only for registries on 127.0.0.1 / localhost).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust this CA certificate (PEM) besides the system store.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self, offline: bool) -> crate::oci::OciOptions {
+        crate::oci::OciOptions {
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            offline,
+            store: crate::runtime::cache::default_cache_dir().join("oci"),
+        }
+    }
 }
 
 impl SandboxArgs {
@@ -118,6 +147,7 @@ impl SandboxArgs {
             },
             cache_dir: crate::runtime::cache::default_cache_dir(),
             quiet,
+            oci: self.registry.options(false),
             lock_mode: if self.frozen {
                 crate::plan::recipes::LockMode::Frozen
             } else if self.locked {
@@ -242,6 +272,10 @@ fn report(e: ConfigError) -> String {
 }
 
 fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
+    // Recipe commands work without a buildout.
+    if let Some(Command::Recipe(command)) = &cli.command {
+        return recipe::run(command).map_err(|m| format!("error: {m}"));
+    }
     let options = cli.load_options(assignments).map_err(|m| format!("error: {m}"))?;
     let config = Config::load(&options).map_err(report)?;
     let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
@@ -251,7 +285,14 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     }
     let default = Command::Build {
         parts: Vec::new(),
-        sandbox: SandboxArgs { grants: Vec::new(), recipe_timeout: 600, recipe_memory: 1024, locked: false, frozen: false },
+        sandbox: SandboxArgs {
+            grants: Vec::new(),
+            recipe_timeout: 600,
+            recipe_memory: 1024,
+            locked: false,
+            frozen: false,
+            registry: RegistryArgs::default(),
+        },
     };
     match cli.command.as_ref().unwrap_or(&default) {
         Command::Annotate { sections } => {
@@ -266,6 +307,7 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             let options = sandbox.build_options(parts, cli.quiet > 0)?;
             crate::plan::build(&config, &options).map_err(|e| e.report())
         }
+        Command::Recipe(_) => unreachable!("handled before loading the configuration"),
         Command::Plan { sandbox } => {
             let options = sandbox.build_options(&[], cli.quiet > 0)?;
             let actions = crate::plan::plan(&config, &options).map_err(|e| e.report())?;

@@ -36,6 +36,7 @@ pub struct BuildOptions {
     pub cache_dir: PathBuf,
     pub quiet: bool,
     pub lock_mode: recipes::LockMode,
+    pub oci: crate::oci::OciOptions,
 }
 
 /// A build failure with the `While:` chain that led to it.
@@ -112,7 +113,7 @@ fn signature(recipe: &LoadedRecipe) -> String {
 
 impl Build {
     fn load_recipe(&self, reference: &str) -> Result<Arc<LoadedRecipe>, String> {
-        let source = recipes::resolve(reference, &self.directory)?;
+        let source = self.services.resolve_recipe(reference)?;
         let bytes = std::fs::read(&source.path).map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
         self.runtime.load(reference, &bytes).map_err(|e| e.to_string())
     }
@@ -132,7 +133,7 @@ impl Build {
         Box::new(move |ev: &mut Evaluator<'_>, part: &str| {
             let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
             let reference = ev.require(part, "recipe")?;
-            let source = recipes::resolve(&reference, &directory).map_err(|m| other(ev, format!("part {part}: {m}")))?;
+            let source = services.resolve_recipe(&reference).map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let bytes = std::fs::read(&source.path).map_err(|e| other(ev, format!("cannot read {}: {e}", source.path.display())))?;
             let recipe = runtime.load(&reference, &bytes).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
@@ -214,6 +215,12 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         lock_mode: options.lock_mode,
         lock: Mutex::new(Lock::read(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?),
         resolved: Mutex::new(Default::default()),
+        pulled_recipes: Mutex::new(Default::default()),
+        oci: crate::oci::OciOptions {
+            offline: settings.offline,
+            store: options.cache_dir.join("oci"),
+            ..options.oci.clone()
+        },
     });
     let build = Build {
         directory: settings.directory.clone(),
@@ -450,6 +457,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let before = lock.clone();
         lock.parts.retain(|name, _| installed_parts.contains(name));
         lock.parts.extend(build.services.resolved.lock().unwrap().clone());
+        lock.recipes = build.services.pulled_recipes.lock().unwrap().clone();
         if lock != before {
             lock.write(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?;
         }

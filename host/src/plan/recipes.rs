@@ -50,12 +50,10 @@ pub struct RecipeSource {
     pub path: PathBuf,
 }
 
-/// Resolves a `recipe` option to a component file.
+/// Resolves a `recipe` option to a component file (OCI references are pulled by
+/// [`BuildServices::resolve_recipe`]).
 pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, String> {
     let reference = reference.trim();
-    if reference.starts_with("oci://") {
-        return Err(format!("recipe {reference}: OCI references are not supported by this build of bo yet"));
-    }
     if reference.ends_with(".wasm") || reference.contains('/') {
         let path = buildout_dir.join(reference);
         return if path.is_file() {
@@ -88,6 +86,17 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
     }
     looked.push(bundled_dir().display().to_string());
     Err(format!("recipe {reference}: no component {file} (looked in {})", looked.join(", ")))
+}
+
+/// `oci://reg/ns/name:tag` pinned to a manifest digest.
+fn pin_reference(reference: &str, digest: &str) -> String {
+    let base = reference.split('@').next().unwrap_or(reference);
+    let last_slash = base.rfind('/').unwrap_or(0);
+    let base = match base[last_slash..].find(':') {
+        Some(colon) => &base[..last_slash + colon],
+        None => base,
+    };
+    format!("{base}@{digest}")
 }
 
 /// Where bundled recipes live: `<prefix>/share/bo/recipes` beside the `bo` binary,
@@ -127,9 +136,38 @@ pub struct BuildServices {
     pub lock: Mutex<Lock>,
     /// What each part resolved to in this run.
     pub resolved: Mutex<BTreeMap<String, LockedPart>>,
+    /// OCI recipes pulled in this run: reference → manifest digest.
+    pub pulled_recipes: Mutex<BTreeMap<String, String>>,
+    pub oci: crate::oci::OciOptions,
 }
 
 impl BuildServices {
+    /// Finds the component for a `recipe` option; `oci://` references are pulled
+    /// into the store (or found there), pinned by `bo.lock` when it has them.
+    pub fn resolve_recipe(&self, reference: &str) -> Result<RecipeSource, String> {
+        let reference = reference.trim();
+        if !reference.starts_with("oci://") {
+            return resolve(reference, &self.directory);
+        }
+        let locked = self.lock.lock().unwrap().recipes.get(reference).cloned();
+        let pull_ref = match (&locked, self.lock_mode) {
+            (Some(digest), LockMode::Frozen) => pin_reference(reference, digest),
+            _ => reference.to_string(),
+        };
+        let pulled = crate::oci::pull(&pull_ref, &self.oci).map_err(|e| format!("recipe {reference}: {e}"))?;
+        if self.lock_mode == LockMode::Locked
+            && let Some(digest) = &locked
+            && digest != &pulled.manifest_digest
+        {
+            return Err(format!(
+                "recipe {reference}: the tag now points at {}, but bo.lock has {digest}; run without --locked to accept it",
+                pulled.manifest_digest
+            ));
+        }
+        self.pulled_recipes.lock().unwrap().insert(reference.to_string(), pulled.manifest_digest.clone());
+        Ok(RecipeSource { reference: reference.to_string(), path: pulled.component })
+    }
+
     fn option(&self, part: &str, key: &str) -> Option<String> {
         let snapshot = self.snapshot.lock().unwrap();
         snapshot.get(part).and_then(|o| o.get(key)).or_else(|| snapshot.get("buildout").and_then(|o| o.get(key))).cloned()

@@ -28,6 +28,8 @@ pub struct LockedPart {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
     pub parts: BTreeMap<String, LockedPart>,
+    /// OCI recipe references and the manifest digest each resolved to.
+    pub recipes: BTreeMap<String, String>,
 }
 
 impl Lock {
@@ -35,8 +37,11 @@ impl Lock {
         let Ok(text) = std::fs::read_to_string(path) else { return Ok(Lock::default()) };
         let doc: DocumentMut = text.parse().map_err(|e| format!("{}: not a valid lock file: {e}", path.display()))?;
         let mut lock = Lock::default();
-        let Some(parts) = doc.get("part").and_then(Item::as_array_of_tables) else { return Ok(lock) };
         let s = |t: &Table, k: &str| t.get(k).and_then(Item::as_str).unwrap_or("").to_string();
+        for recipe in doc.get("recipe").and_then(Item::as_array_of_tables).into_iter().flatten() {
+            lock.recipes.insert(s(recipe, "reference"), s(recipe, "digest"));
+        }
+        let Some(parts) = doc.get("part").and_then(Item::as_array_of_tables) else { return Ok(lock) };
         for part in parts {
             let requirements = part
                 .get("requirements")
@@ -87,6 +92,16 @@ impl Lock {
             }
             table.insert("distribution", Item::ArrayOfTables(dists));
             parts.push(table);
+        }
+        if !self.recipes.is_empty() {
+            let mut recipes = ArrayOfTables::new();
+            for (reference, digest) in &self.recipes {
+                let mut t = Table::new();
+                t["reference"] = value(reference.as_str());
+                t["digest"] = value(digest.as_str());
+                recipes.push(t);
+            }
+            doc.insert("recipe", Item::ArrayOfTables(recipes));
         }
         doc.insert("part", Item::ArrayOfTables(parts));
         format!("# Written by bo: the distributions each part resolved to. Do not edit.\n{doc}")

@@ -30,6 +30,9 @@ wasmtime::component::bindgen!({
 
 pub use bo::recipe::types::Level;
 
+/// The WIT world recipes implement.
+pub const WORLD: &str = "bo:recipe/recipe@0.1.0";
+
 /// How often the epoch ticks; CPU limits are counted in these.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -71,10 +74,25 @@ pub struct LoadedRecipe {
     pub name: String,
     pub digest: String,
     pub manifest: Manifest,
+    /// The component's imports and exports (interface names), for OCI configs.
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
     pre: RecipePre<PartState>,
 }
 
 impl LoadedRecipe {
+    /// The recipe's manifest as JSON (what OCI configs carry under `bo`).
+    pub fn manifest_json(&self) -> serde_json::Value {
+        let m = &self.manifest;
+        serde_json::json!({
+            "world": WORLD,
+            "names": m.names,
+            "description": m.description,
+            "has-update": m.has_update,
+            "capabilities": self.declared(),
+        })
+    }
+
     pub fn declared(&self) -> Declared {
         let c = &self.manifest.capabilities;
         Declared {
@@ -193,7 +211,10 @@ impl Runtime {
             .instantiate(&mut store)
             .and_then(|recipe| recipe.call_describe(&mut store))
             .map_err(|e| load_error(format!("describe failed: {e:#}")))?;
-        let loaded = Arc::new(LoadedRecipe { name: name.to_string(), digest: digest.clone(), manifest, pre });
+        let ty = component.component_type();
+        let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let loaded = Arc::new(LoadedRecipe { name: name.to_string(), digest: digest.clone(), manifest, imports, exports, pre });
         self.loaded.lock().unwrap().insert(digest, loaded.clone());
         Ok(loaded)
     }
