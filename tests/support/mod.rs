@@ -52,6 +52,8 @@ pub struct TestBuildout {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
     pub recipe_path: PathBuf,
+    /// Extra environment for `bo`.
+    pub env: Vec<(String, String)>,
 }
 
 impl TestBuildout {
@@ -61,7 +63,7 @@ impl TestBuildout {
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("home")).unwrap();
         let recipe_path = root.join("no-recipes");
-        TestBuildout { _dir: dir, root, recipe_path }
+        TestBuildout { _dir: dir, root, recipe_path, env: Vec::new() }
     }
 
     /// A buildout whose `BO_RECIPE_PATH` holds the example recipes.
@@ -89,6 +91,8 @@ impl TestBuildout {
             .env("BO_RECIPE_PATH", &self.recipe_path)
             .env("BO_CACHE_DIR", repo_root().join("target/test-cache"))
             .env_remove("BUILDOUT_HOME")
+            .env("DOCKER_CONFIG", self.root.join("home/.docker"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("bo runs");
         let root = self.root.to_string_lossy().into_owned();
@@ -121,7 +125,7 @@ pub fn python_tools() -> &'static PythonTools {
         };
         if !venv.join("bin/simple-repository-server").exists() {
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            run(Command::new(venv.join("bin/pip")).args(["install", "-q", "simple-repository-server", "pypiserver"]));
+            run(Command::new(venv.join("bin/pip")).args(["install", "-q", "simple-repository-server", "pypiserver", "oras"]));
         }
         let marker = wheels.join(".complete");
         if !marker.exists() {
@@ -194,4 +198,66 @@ pub fn html_index() -> &'static str {
         );
         format!("http://127.0.0.1:{port}/simple/")
     })
+}
+
+/// A Debian `docker-registry` on 127.0.0.1, configured by the test: plain HTTP,
+/// with basic auth (user `tester`, password `secret`), or TLS with a test CA.
+pub struct Registry {
+    pub address: String,
+    /// The CA certificate clients must trust (TLS registries only).
+    pub ca: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum RegistryKind {
+    Plain,
+    BasicAuth,
+    Tls,
+}
+
+pub fn registry(kind: RegistryKind) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let port = free_port();
+    let mut config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-only\n",
+        root.join("data").display()
+    );
+    let sh = |script: &str| {
+        let out = Command::new("sh").args(["-c", script]).current_dir(&root).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mut ca = None;
+    if kind == RegistryKind::BasicAuth {
+        sh("htpasswd -Bbn tester secret > htpasswd");
+        config.push_str(&format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", root.join("htpasswd").display()));
+    }
+    if kind == RegistryKind::Tls {
+        sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null \
+            && openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr 2>/dev/null \
+            && printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\nsubjectAltName=IP:127.0.0.1,DNS:localhost\\n' > leaf.ext \
+            && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile leaf.ext -out cert.pem 2>/dev/null");
+        config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", root.join("cert.pem").display(), root.join("key.pem").display()));
+        ca = Some(root.join("ca.pem"));
+    }
+    std::fs::write(root.join("registry.yml"), config).unwrap();
+    let (scheme, extra) = if kind == RegistryKind::Tls { ("https", format!("--cacert {}", root.join("ca.pem").display())) } else { ("http", String::new()) };
+    // A 401 still means the registry is up.
+    let script = format!(
+        "docker-registry serve {cfg} >/dev/null 2>&1 & S=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $S",
+        cfg = root.join("registry.yml").display(),
+        pid = std::process::id()
+    );
+    Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().unwrap();
+    let url = format!("{scheme}://127.0.0.1:{port}/v2/");
+    for _ in 0..200 {
+        let out = Command::new("sh").args(["-c", &format!("curl -s -o /dev/null -w '%{{http_code}}' {extra} {url}")]).output().unwrap();
+        let code = String::from_utf8_lossy(&out.stdout).to_string();
+        if code == "200" || code == "401" {
+            return Registry { address: format!("127.0.0.1:{port}"), ca, _dir: dir };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("registry did not start");
 }
