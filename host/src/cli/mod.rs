@@ -102,6 +102,9 @@ pub struct SandboxArgs {
     /// Memory limit for one recipe instance, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub recipe_memory: usize,
+    /// How many independent parts may run at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Fail if bo.lock would change.
     #[arg(long, conflicts_with = "frozen")]
     pub locked: bool,
@@ -148,6 +151,7 @@ impl SandboxArgs {
             cache_dir: crate::runtime::cache::default_cache_dir(),
             quiet,
             oci: self.registry.options(false),
+            jobs: self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
             lock_mode: if self.frozen {
                 crate::plan::recipes::LockMode::Frozen
             } else if self.locked {
@@ -289,6 +293,7 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             grants: Vec::new(),
             recipe_timeout: 600,
             recipe_memory: 1024,
+            jobs: None,
             locked: false,
             frozen: false,
             registry: RegistryArgs::default(),

@@ -36,6 +36,8 @@ pub struct Evaluator<'c> {
     doing: Vec<String>,
     /// Sections with a recipe, in the order they were first evaluated.
     pub parts: Vec<String>,
+    /// Which sections each section's values referenced (`${}` and `=>`).
+    pub references: HashMap<String, std::collections::BTreeSet<String>>,
     recipe_hook: Option<Box<RecipeHook<'c>>>,
 }
 
@@ -46,7 +48,7 @@ const MAX_DEPTH: usize = 400;
 
 impl<'c> Evaluator<'c> {
     pub fn new(raw: &'c RawConfig) -> Self {
-        Evaluator { raw, sections: HashMap::new(), doing: Vec::new(), parts: Vec::new(), recipe_hook: None }
+        Evaluator { raw, sections: HashMap::new(), doing: Vec::new(), parts: Vec::new(), references: HashMap::new(), recipe_hook: None }
     }
 
     pub fn with_recipe_hook(mut self, hook: Box<RecipeHook<'c>>) -> Self {
@@ -113,6 +115,7 @@ impl<'c> Evaluator<'c> {
             }
             let dependencies = ev.get(name, PART_DEPENDENCIES, None)?.unwrap_or_default();
             for dependency in dependencies.split_whitespace() {
+                ev.references.entry(name.to_string()).or_default().insert(dependency.to_string());
                 ev.section(dependency)?;
             }
             if ev.get(name, "recipe", None)?.is_some_and(|r| !r.is_empty()) {
@@ -260,6 +263,20 @@ impl<'c> Evaluator<'c> {
         let _ = self.get(section, option, None);
     }
 
+    /// Every section `section` depends on, directly or through others.
+    pub fn dependencies(&self, section: &str) -> std::collections::BTreeSet<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![section.to_string()];
+        while let Some(name) = stack.pop() {
+            for next in self.references.get(&name).into_iter().flatten() {
+                if next != section && seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    }
+
     pub fn is_evaluated(&self, section: &str) -> bool {
         self.sections.contains_key(section)
     }
@@ -314,6 +331,9 @@ impl<'c> Evaluator<'c> {
         }
         let section = if parts[0].is_empty() { current } else { parts[0] };
         let option = parts[1];
+        if section != current {
+            self.references.entry(current.to_string()).or_default().insert(section.to_string());
+        }
         self.section(section)?;
         match self.get(section, option, Some(seen))? {
             Some(v) => Ok(v),

@@ -37,6 +37,8 @@ pub struct BuildOptions {
     pub quiet: bool,
     pub lock_mode: recipes::LockMode,
     pub oci: crate::oci::OciOptions,
+    /// How many parts may run at once.
+    pub jobs: usize,
 }
 
 /// A build failure with the `While:` chain that led to it.
@@ -329,127 +331,24 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     warn_unused_buildout_options(ev, &build.services);
 
     for part in &install_parts {
-        let update = installed_parts.contains(part);
-        actions.push(if update {
+        actions.push(if installed_parts.contains(part) {
             Action::Update { part: part.clone() }
         } else {
             let reason = if state.parts.contains_key(part) { "changed" } else { "new" };
             Action::Install { part: part.clone(), reason: reason.into() }
         });
-        if dry_run {
-            continue;
-        }
-        let recipe = build.recipes.borrow()[part].clone();
-        let mut saved = new_options[part].clone();
-        let list = options_list(&{
-            let mut o = saved.clone();
-            o.shift_remove(SIGNATURE);
-            o
-        });
+    }
+    if !dry_run {
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
-        let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing], e.to_string()))?;
-        let write_dirs = grant.write.clone();
-        let part_dir = settings.parts_directory.join(part);
-        let part_dir_existed = part_dir.exists();
-        let before = list_entries(&write_dirs[1..]);
-        let outside: Vec<PathBuf> = write_dirs.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
-
-        let (doing, result) = if update {
-            let doing = format!("Updating {part}.");
-            println!("{doing}");
-            let result = if recipe.manifest.has_update {
-                build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_update(s, part, &list))
-            } else {
-                println!("The recipe for {part} doesn't define an update method. Using its install method.");
-                build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_install(s, part, &list))
-            };
-            (doing, result)
-        } else {
-            let doing = format!("Installing {part}.");
-            println!("{doing}");
-            (doing, build.runtime.call(&recipe, grant.clone(), build.services.clone(), |r, s| r.call_install(s, part, &list)))
-        };
-        let paths = result.and_then(|paths| {
-            paths
-                .into_iter()
-                .map(|p| {
-                    let abs = crate::config::abspath(&settings.directory, Path::new(&p));
-                    if grant.may_own(&abs) {
-                        Ok(abs.to_string_lossy().into_owned())
-                    } else {
-                        Err(RecipeError::Failed {
-                            part: part.clone(),
-                            recipe: recipe.name.clone(),
-                            message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
-                        })
-                    }
-                })
-                .collect::<Result<Vec<String>, RecipeError>>()
-        });
-        let mut paths = match paths {
-            Ok(paths) => paths,
-            Err(e) => {
-                // Undo what the failed call created in the directories it could write.
-                if !part_dir_existed || !update {
-                    remove_path(&part_dir);
-                }
-                for entry in list_entries(&write_dirs[1..]) {
-                    if !before.contains(&entry) {
-                        remove_path(&entry);
-                    }
-                }
-                if update {
-                    let old_files = state.parts.get(part).and_then(|o| o.get(INSTALLED_PATHS).cloned()).unwrap_or_default();
-                    installed_parts.retain(|p| p != part);
-                    state.parts.shift_remove(part);
-                    remove_recorded(&old_files, &settings.directory, &outside);
-                    if let Some(path) = state_path.as_ref().filter(|_| state.exists) {
-                        let _ = InstalledState::append(path, &[("parts", &installed_parts.join(" "))]);
-                    }
-                }
-                return Err(fail(&[installing, &doing], e.to_string()));
-            }
-        };
-        // bo made parts/<part> for the sandbox: keep it only if the recipe used it.
-        let part_dir_str = part_dir.to_string_lossy().into_owned();
-        let covered = paths.iter().any(|p| part_dir.starts_with(p) || Path::new(p).starts_with(&part_dir));
-        if std::fs::read_dir(&part_dir).map(|mut d| d.next().is_none()).unwrap_or(false) && !covered {
-            let _ = std::fs::remove_dir(&part_dir);
-        } else if part_dir.exists() && !paths.iter().any(|p| part_dir.starts_with(p)) && !update {
-            paths.retain(|p| !Path::new(p).starts_with(&part_dir));
-            paths.push(part_dir_str);
+        let mut jobs = Vec::new();
+        for part in &install_parts {
+            let recipe = build.recipes.borrow()[part].clone();
+            let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing], e.to_string()))?;
+            let dependencies = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
+            jobs.push(Job { part: part.clone(), update: installed_parts.contains(part), recipe, grant, dependencies });
         }
-
-        let need_save;
-        if update {
-            let old_files: Vec<String> = state
-                .parts
-                .get(part)
-                .and_then(|o| o.get(INSTALLED_PATHS).cloned())
-                .unwrap_or_default()
-                .split('\n')
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect();
-            let added: Vec<String> = paths.iter().filter(|p| !old_files.contains(p)).cloned().collect();
-            need_save = !added.is_empty();
-            paths = old_files.into_iter().chain(added).collect();
-        } else {
-            need_save = true;
-        }
-        saved.insert(INSTALLED_PATHS.into(), paths.join("\n"));
-        state.parts.insert(part.clone(), saved);
-        installed_parts.retain(|p| p != part);
-        installed_parts.push(part.clone());
-        state.buildout.insert("parts".into(), installed_parts.join(" "));
-        if let Some(path) = &state_path {
-            if need_save || !state.exists {
-                state.save(path).map_err(|e| fail(&[installing], e.to_string()))?;
-                state.exists = true;
-            } else {
-                InstalledState::append(path, &[("parts", &installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
-            }
-        }
+        let mut ctx = Finish { settings: &settings, state: &mut state, state_path: &state_path, installed_parts: &mut installed_parts, new_options: &new_options };
+        run_jobs(&build, jobs, options.jobs.max(1), &mut ctx)?;
     }
 
     if !dry_run && options.lock_mode == recipes::LockMode::Update {
@@ -500,4 +399,194 @@ fn warn_unused_buildout_options(ev: &mut Evaluator<'_>, services: &BuildServices
             list.join(", ")
         );
     }
+}
+
+/// One part to install or update.
+struct Job {
+    part: String,
+    update: bool,
+    recipe: Arc<LoadedRecipe>,
+    grant: PartGrant,
+    /// Parts of this run that must be done first.
+    dependencies: Vec<String>,
+}
+
+/// What a finished job needs to be recorded.
+struct Started {
+    job: Job,
+    doing: String,
+    part_dir_existed: bool,
+    /// Entries of the shared output directories before the call, to undo a failure.
+    before: Vec<PathBuf>,
+}
+
+/// The bookkeeping side of a build: the state file and what is installed.
+struct Finish<'a> {
+    settings: &'a crate::config::BuildoutSettings,
+    state: &'a mut InstalledState,
+    state_path: &'a Option<PathBuf>,
+    installed_parts: &'a mut Vec<String>,
+    new_options: &'a IndexMap<String, PartOptions>,
+}
+
+/// Runs the jobs, independent ones in parallel: a job starts once the parts it
+/// depends on are done and no running job shares an output directory with it (so a
+/// failure can be undone exactly). Jobs start in Buildout's order, so the log reads
+/// the same; results are recorded on this thread as they finish.
+fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish<'_>) -> Result<(), BuildError> {
+    let mut pending: std::collections::VecDeque<Job> = jobs.into();
+    let mut running: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    let mut failure: Option<BuildError> = None;
+    let (sender, receiver) = std::sync::mpsc::channel::<(Started, Result<Vec<String>, RecipeError>)>();
+    std::thread::scope(|scope| {
+        loop {
+            while failure.is_none() && running.len() < max_parallel {
+                let Some(job) = pending.front() else { break };
+                let ready = job.dependencies.iter().all(|d| done.contains(d));
+                let shared: Vec<&PathBuf> = job.grant.write.iter().skip(1).collect();
+                let clash = running.iter().any(|(_, dirs)| dirs.iter().any(|d| shared.iter().any(|s| d.starts_with(s) || s.starts_with(d))));
+                if !ready || clash {
+                    break;
+                }
+                let job = pending.pop_front().unwrap();
+                let doing = if job.update { format!("Updating {}.", job.part) } else { format!("Installing {}.", job.part) };
+                println!("{doing}");
+                let use_install = !job.update || !job.recipe.manifest.has_update;
+                if job.update && use_install {
+                    println!("The recipe for {} doesn't define an update method. Using its install method.", job.part);
+                }
+                let part_dir = ctx.settings.parts_directory.join(&job.part);
+                let started = Started {
+                    part_dir_existed: part_dir.exists(),
+                    before: list_entries(&job.grant.write[1..]),
+                    doing,
+                    job,
+                };
+                running.push((started.job.part.clone(), started.job.grant.write[1..].to_vec()));
+                let mut options = ctx.new_options[&started.job.part].clone();
+                options.shift_remove(SIGNATURE);
+                let list = options_list(&options);
+                let sender = sender.clone();
+                let services = build.services.clone();
+                let runtime = build.runtime.clone();
+                scope.spawn(move || {
+                    let job = &started.job;
+                    let part = job.part.as_str();
+                    let result = runtime.call(&job.recipe, job.grant.clone(), services, |r, s| {
+                        if use_install { r.call_install(s, part, &list) } else { r.call_update(s, part, &list) }
+                    });
+                    let _ = sender.send((started, result));
+                });
+            }
+            if running.is_empty() {
+                break;
+            }
+            let (started, result) = receiver.recv().expect("a running job reports back");
+            running.retain(|(p, _)| p != &started.job.part);
+            let part = started.job.part.clone();
+            match finish(ctx, started, result) {
+                Ok(()) => done.push(part),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Records a finished job: checks the paths it returned, undoes a failure, and
+/// writes the state file.
+fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, RecipeError>) -> Result<(), BuildError> {
+    let Started { job, doing, part_dir_existed, before } = started;
+    let (part, update, grant) = (&job.part, job.update, &job.grant);
+    let directory = &ctx.settings.directory;
+    let installing = "Installing.";
+    let part_dir = ctx.settings.parts_directory.join(part);
+    let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(directory)).cloned().collect();
+    let paths = result.and_then(|paths| {
+        paths
+            .into_iter()
+            .map(|p| {
+                let abs = crate::config::abspath(directory, Path::new(&p));
+                if grant.may_own(&abs) {
+                    Ok(abs.to_string_lossy().into_owned())
+                } else {
+                    Err(RecipeError::Failed {
+                        part: part.clone(),
+                        recipe: job.recipe.name.clone(),
+                        message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
+                    })
+                }
+            })
+            .collect::<Result<Vec<String>, RecipeError>>()
+    });
+    let mut paths = match paths {
+        Ok(paths) => paths,
+        Err(e) => {
+            // Undo what the failed call created in the directories it could write.
+            if !part_dir_existed || !update {
+                remove_path(&part_dir);
+            }
+            for entry in list_entries(&grant.write[1..]) {
+                if !before.contains(&entry) {
+                    remove_path(&entry);
+                }
+            }
+            if update {
+                let old_files = ctx.state.parts.get(part).and_then(|o| o.get(INSTALLED_PATHS).cloned()).unwrap_or_default();
+                ctx.installed_parts.retain(|p| p != part);
+                ctx.state.parts.shift_remove(part);
+                remove_recorded(&old_files, directory, &outside);
+                if let Some(path) = ctx.state_path.as_ref().filter(|_| ctx.state.exists) {
+                    let _ = InstalledState::append(path, &[("parts", &ctx.installed_parts.join(" "))]);
+                }
+            }
+            return Err(fail(&[installing, &doing], e.to_string()));
+        }
+    };
+    // bo made parts/<part> for the sandbox: keep it only if the recipe used it.
+    let covered = paths.iter().any(|p| part_dir.starts_with(p) || Path::new(p).starts_with(&part_dir));
+    if std::fs::read_dir(&part_dir).map(|mut d| d.next().is_none()).unwrap_or(false) && !covered {
+        let _ = std::fs::remove_dir(&part_dir);
+    } else if part_dir.exists() && !paths.iter().any(|p| part_dir.starts_with(p)) && !update {
+        paths.retain(|p| !Path::new(p).starts_with(&part_dir));
+        paths.push(part_dir.to_string_lossy().into_owned());
+    }
+
+    let mut need_save = true;
+    if update {
+        let old_files: Vec<String> = ctx
+            .state
+            .parts
+            .get(part)
+            .and_then(|o| o.get(INSTALLED_PATHS).cloned())
+            .unwrap_or_default()
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        let added: Vec<String> = paths.iter().filter(|p| !old_files.contains(p)).cloned().collect();
+        need_save = !added.is_empty();
+        paths = old_files.into_iter().chain(added).collect();
+    }
+    let mut saved = ctx.new_options[part].clone();
+    saved.insert(INSTALLED_PATHS.into(), paths.join("\n"));
+    ctx.state.parts.insert(part.clone(), saved);
+    ctx.installed_parts.retain(|p| p != part);
+    ctx.installed_parts.push(part.clone());
+    ctx.state.buildout.insert("parts".into(), ctx.installed_parts.join(" "));
+    if let Some(path) = ctx.state_path {
+        if need_save || !ctx.state.exists {
+            ctx.state.save(path).map_err(|e| fail(&[installing], e.to_string()))?;
+            ctx.state.exists = true;
+        } else {
+            InstalledState::append(path, &[("parts", &ctx.installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
+        }
+    }
+    Ok(())
 }
