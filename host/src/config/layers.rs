@@ -5,7 +5,8 @@
 //! and `SectionKey`, including their documented quirks (diamond re-application,
 //! user defaults under the first leaf file, `+=` never seeing built-in defaults).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -179,10 +180,18 @@ pub fn update_section(lower: &Section, upper: &Section) -> Section {
 /// Lays one whole layer over another (Buildout's `_update`).
 pub fn update(lower: &Layer, upper: &Layer) -> Layer {
     let mut result = lower.clone();
+    update_in_place(&mut result, upper);
+    result
+}
+
+/// [`update`] without copying the lower layer: large extends trees fold many
+/// layers, often the same base files again and again (Buildout re-applies shared
+/// bases), so each step must cost only the size of the upper layer.
+pub fn update_in_place(result: &mut Layer, upper: &Layer) {
     for (name, section) in upper {
-        if let Some(existing) = result.get(name) {
+        if let Some(existing) = result.get_mut(name) {
             let merged = update_section(existing, section);
-            result.insert(name.clone(), merged);
+            *existing = merged;
         } else if !section.contains_key("<") {
             // A section new in this layer: `k +=` with no `k` becomes `k =`, and `k -=`
             // with no `k` becomes empty. Buildout strips the operator as `k[:-2]`,
@@ -212,7 +221,6 @@ pub fn update(lower: &Layer, upper: &Layer) -> Layer {
             result.insert(name.clone(), section.clone());
         }
     }
-    result
 }
 
 pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
@@ -327,11 +335,22 @@ pub struct Opener<'a> {
     pub download_base: Section,
     /// `[buildout]` assignments from the command line, which win over files.
     pub download_override: Section,
+    /// Files already read in this run, parsed (a shared base is read once however
+    /// often the extends tree reaches it).
+    pub parsed: HashMap<String, Rc<ParsedEntry>>,
 }
 
-/// The result of opening one file: either the folded root or its flat list of layers.
+/// One file, parsed: its `extends` and `optional-extends`, and its own values.
+pub struct ParsedEntry {
+    extends: Option<String>,
+    optional_extends: Option<String>,
+    layer: Rc<Layer>,
+    base: String,
+}
+
+/// The result of opening one file: its flat list of layers, in Buildout's order.
 pub struct Opened {
-    pub layers: Vec<Layer>,
+    pub layers: Vec<Rc<Layer>>,
     pub user_defaults: Layer,
 }
 
@@ -342,7 +361,61 @@ impl Opener<'_> {
         let mut seen = Vec::new();
         let download = update_section(&self.download_base, &self.download_override);
         let opened = self.open(base, filename, &mut seen, user_defaults, None, &download)?;
-        Ok(opened.layers.iter().fold(Layer::new(), |acc, layer| update(&acc, layer)))
+        let mut folded = Layer::new();
+        for layer in &opened.layers {
+            update_in_place(&mut folded, layer);
+        }
+        Ok(folded)
+    }
+
+    /// Reads and parses a file (or a URL) unless it was already.
+    fn read(&mut self, base: &str, filename: &str, extended_from: Option<&str>, settings: &DownloadSettings) -> Result<(String, Rc<ParsedEntry>), ConfigError> {
+        let url = if is_url(filename) {
+            Some(filename.to_string())
+        } else if is_url(base) && !Path::new(filename).is_absolute() {
+            Some(format!("{base}/{filename}"))
+        } else {
+            None
+        };
+        let full_name = match &url {
+            Some(url) => url.clone(),
+            None => Path::new(base).join(filename).to_string_lossy().into_owned(),
+        };
+        if let Some(entry) = self.parsed.get(&full_name) {
+            return Ok((full_name, entry.clone()));
+        }
+        let (new_base, text) = match &url {
+            Some(url) => {
+                let text = self.fetcher.fetch(url, settings).map_err(ConfigErrorKind::Download)?;
+                (url[..url.rfind('/').unwrap_or(0)].to_string(), text)
+            }
+            None => {
+                let path = PathBuf::from(&full_name);
+                let text = fs_read(&path).map_err(|e| match extended_from {
+                    None => ConfigError::new(ConfigErrorKind::MissingConfig { path: path.clone() }),
+                    Some(from) => ConfigError::new(ConfigErrorKind::ExtendsRead {
+                        file: from.to_string(),
+                        path: path.clone(),
+                        message: e.to_string(),
+                    }),
+                })?;
+                (path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), text)
+            }
+        };
+        let mut parsed = parser::parse(&text, &full_name, self.condition)?;
+        let (extends, optional_extends) = match parsed.get_mut("buildout") {
+            Some(buildout) => {
+                let extends = buildout.shift_remove("extends").map(|v| v.value);
+                if buildout.contains_key("extended-by") {
+                    return Err(ConfigErrorKind::ExtendedBy(full_name).into());
+                }
+                (extends, buildout.shift_remove("optional-extends").map(|v| v.value))
+            }
+            None => (None, None),
+        };
+        let entry = Rc::new(ParsedEntry { extends, optional_extends, layer: Rc::new(annotate_parsed(parsed, &full_name)), base: new_base });
+        self.parsed.insert(full_name.clone(), entry.clone());
+        Ok((full_name, entry))
     }
 
     fn open(
@@ -356,52 +429,22 @@ impl Opener<'_> {
     ) -> Result<Opened, ConfigError> {
         let download = update_section(download, &self.download_override);
         let settings = DownloadSettings::from_section(&download);
-        let (full_name, new_base, text) = if is_url(filename) || is_url(base) && !Path::new(filename).is_absolute() {
-            let url = if is_url(filename) { filename.to_string() } else { format!("{base}/{filename}") };
-            let text = self.fetcher.fetch(&url, &settings).map_err(ConfigErrorKind::Download)?;
-            let new_base = url[..url.rfind('/').unwrap_or(0)].to_string();
-            (url, new_base, text)
-        } else {
-            let path: PathBuf = Path::new(base).join(filename);
-            let full = path.to_string_lossy().into_owned();
-            let text = fs_read(&path).map_err(|e| match extended_from {
-                None => ConfigError::new(ConfigErrorKind::MissingConfig { path: path.clone() }),
-                Some(from) => ConfigError::new(ConfigErrorKind::ExtendsRead {
-                    file: from.to_string(),
-                    path: path.clone(),
-                    message: e.to_string(),
-                }),
-            })?;
-            let new_base = path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            (full, new_base, text)
-        };
-
+        let (full_name, entry) = self.read(base, filename, extended_from, &settings)?;
         let key = normalize(&full_name);
         if seen.iter().any(|s| normalize(s) == key) {
             return Err(ConfigErrorKind::RecursiveInclude { stack: seen.clone(), file: full_name }.into());
         }
         seen.push(full_name.clone());
-
-        let mut parsed = parser::parse(&text, &full_name, self.condition)?;
-        let (extends, optional_extends) = match parsed.get_mut("buildout") {
-            Some(buildout) => {
-                let extends = buildout.shift_remove("extends").map(|v| v.value);
-                if buildout.contains_key("extended-by") {
-                    return Err(ConfigErrorKind::ExtendedBy(full_name).into());
-                }
-                (extends, buildout.shift_remove("optional-extends").map(|v| v.value))
-            }
-            None => (None, None),
-        };
-        let mut result = annotate_parsed(parsed, &full_name);
+        let new_base = entry.base.clone();
+        let mut result = entry.layer.clone();
         let download = match result.get("buildout") {
             Some(buildout) if seen.len() == 1 => update_section(&download, buildout),
             _ => download,
         };
 
         let mut layers = Vec::new();
-        match extends {
-            Some(extends) if !extends.split_whitespace().next().is_none() => {
+        match &entry.extends {
+            Some(extends) if extends.split_whitespace().next().is_some() => {
                 for name in extends.split_whitespace() {
                     let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name), &download)?;
                     user_defaults = opened.user_defaults;
@@ -410,12 +453,12 @@ impl Opener<'_> {
             }
             _ => {
                 if !user_defaults.is_empty() {
-                    result = update(&user_defaults, &result);
+                    result = Rc::new(update(&user_defaults, &result));
                     user_defaults = Layer::new();
                 }
             }
         }
-        if let Some(optional) = optional_extends {
+        if let Some(optional) = &entry.optional_extends {
             for name in optional.split_whitespace() {
                 // Buildout tests existence relative to the current directory but opens
                 // relative to the extending file; bo tests where it opens, which agrees

@@ -202,6 +202,7 @@ impl Config {
             notices: Vec::new(),
             download_base: data["buildout"].clone(),
             download_override: command_line.get("buildout").cloned().unwrap_or_default(),
+            parsed: Default::default(),
         };
 
         let mut user_defaults = Layer::new();

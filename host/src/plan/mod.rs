@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use indexmap::IndexMap;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
-use crate::runtime::grants::{PartGrant, UserGrants};
+use crate::runtime::grants::{Layout, PartGrant, UserGrants};
 use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
 use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
 use crate::python::lock::Lock;
@@ -90,14 +90,14 @@ impl std::fmt::Display for Action {
     }
 }
 
-type Recipes = Rc<RefCell<HashMap<String, Arc<LoadedRecipe>>>>;
+/// Each part's recipe and the entry its reference named.
+type Recipes = Rc<RefCell<HashMap<String, (Arc<LoadedRecipe>, Option<String>)>>>;
 
 /// The lock file, beside `buildout.cfg`.
 pub const LOCK_FILE: &str = "bo.lock";
 
 struct Build {
-    directory: PathBuf,
-    parts_directory: PathBuf,
+    layout: Layout,
     runtime: Arc<Runtime>,
     services: Arc<BuildServices>,
     grants: UserGrants,
@@ -108,26 +108,30 @@ fn options_list(options: &PartOptions) -> Vec<(String, String)> {
     options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// Buildout's `__buildout_signature__`: the recipe's project and what identifies
+/// its code (here the component's digest, so any change to the recipe reinstalls).
 fn signature(recipe: &LoadedRecipe) -> String {
     let hex = recipe.digest.trim_start_matches("sha256:");
-    format!("{}-{}", recipe.name, &hex[..hex.len().min(16)])
+    let project = if recipe.name.contains("://") { recipe.name.as_str() } else { recipe.name.split(':').next().unwrap_or(&recipe.name) };
+    format!("{}-{}", project, &hex[..hex.len().min(16)])
 }
 
 impl Build {
-    fn load_recipe(&self, reference: &str) -> Result<Arc<LoadedRecipe>, String> {
+    fn load_recipe(&self, reference: &str) -> Result<(Arc<LoadedRecipe>, Option<String>), String> {
         let source = self.services.resolve_recipe(reference)?;
         let bytes = std::fs::read(&source.path).map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
-        self.runtime.load(reference, &bytes).map_err(|e| e.to_string())
+        Ok((self.runtime.load(reference, &bytes).map_err(|e| e.to_string())?, source.entry))
     }
 
-    fn grant(&self, part: &str, recipe: &LoadedRecipe) -> Result<PartGrant, RecipeError> {
-        Ok(PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.directory, &self.parts_directory)?)
+    fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>) -> Result<PartGrant, RecipeError> {
+        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.layout)?;
+        grant.entry = entry;
+        Ok(grant)
     }
 
     /// The recipe constructor, run when a part's section is first evaluated.
     fn hook<'c>(&self) -> Box<crate::config::eval::RecipeHook<'c>> {
-        let directory = self.directory.clone();
-        let parts_directory = self.parts_directory.clone();
+        let layout = self.layout.clone();
         let runtime = self.runtime.clone();
         let services = self.services.clone();
         let grants = self.grants.clone();
@@ -140,10 +144,11 @@ impl Build {
             let recipe = runtime.load(&reference, &bytes).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
             *services.snapshot.lock().unwrap() = ev.snapshot();
-            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &directory, &parts_directory)
+            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &layout)
                 .map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.
             grant.write.clear();
+            grant.entry = source.entry.clone();
             let list = options_list(&options);
             let changes = runtime
                 .call(&recipe, grant, services.clone(), |r, s| r.call_init(s, part, &list))
@@ -151,7 +156,7 @@ impl Build {
             for (key, value) in changes {
                 ev.set(part, &key, value);
             }
-            recipes.borrow_mut().insert(part.to_string(), recipe);
+            recipes.borrow_mut().insert(part.to_string(), (recipe, source.entry));
             Ok(())
         })
     }
@@ -225,8 +230,11 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         },
     });
     let build = Build {
-        directory: settings.directory.clone(),
-        parts_directory: settings.parts_directory.clone(),
+        layout: Layout {
+            directory: settings.directory.clone(),
+            parts_directory: settings.parts_directory.clone(),
+            bin_directory: settings.bin_directory.clone(),
+        },
         runtime,
         services,
         grants: options.grants.clone(),
@@ -271,7 +279,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     let mut new_options: IndexMap<String, PartOptions> = IndexMap::new();
     for part in &install_parts {
         let mut opts = ev.options(part)?;
-        let recipe = build.recipes.borrow().get(part).cloned();
+        let recipe = build.recipes.borrow().get(part).map(|(r, _)| r.clone());
         let recipe = recipe.ok_or_else(|| fail(&[installing], format!("part {part} has no recipe")))?;
         opts.insert(SIGNATURE.into(), signature(&recipe));
         new_options.insert(part.clone(), opts);
@@ -309,8 +317,8 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         println!("{doing}");
         let old = state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
-        let recipe = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
-        let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
+        let (recipe, entry) = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
+        let grant = build.grant(part, &recipe, entry).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
         let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
         println!("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
@@ -342,12 +350,19 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
         let mut jobs = Vec::new();
         for part in &install_parts {
-            let recipe = build.recipes.borrow()[part].clone();
-            let grant = build.grant(part, &recipe).map_err(|e| fail(&[installing], e.to_string()))?;
+            let (recipe, entry) = build.recipes.borrow()[part].clone();
+            let grant = build.grant(part, &recipe, entry).map_err(|e| fail(&[installing], e.to_string()))?;
             let dependencies = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
             jobs.push(Job { part: part.clone(), update: installed_parts.contains(part), recipe, grant, dependencies });
         }
-        let mut ctx = Finish { settings: &settings, state: &mut state, state_path: &state_path, installed_parts: &mut installed_parts, new_options: &new_options };
+        let mut ctx = Finish {
+            settings: &settings,
+            state: &mut state,
+            state_path: &state_path,
+            installed_parts: &mut installed_parts,
+            new_options: &new_options,
+            install_order: &install_parts,
+        };
         run_jobs(&build, jobs, options.jobs.max(1), &mut ctx)?;
     }
 
@@ -427,6 +442,9 @@ struct Finish<'a> {
     state_path: &'a Option<PathBuf>,
     installed_parts: &'a mut Vec<String>,
     new_options: &'a IndexMap<String, PartOptions>,
+    /// This run's parts in Buildout's order; the state file lists them so, whatever
+    /// order parallel jobs finish in.
+    install_order: &'a [String],
 }
 
 /// Runs the jobs, independent ones in parallel: a job starts once the parts it
@@ -579,6 +597,8 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
     ctx.state.parts.insert(part.clone(), saved);
     ctx.installed_parts.retain(|p| p != part);
     ctx.installed_parts.push(part.clone());
+    let order = ctx.install_order;
+    ctx.installed_parts.sort_by_key(|p| order.iter().position(|q| q == p).map_or(0, |i| i + 1));
     ctx.state.buildout.insert("parts".into(), ctx.installed_parts.join(" "));
     if let Some(path) = ctx.state_path {
         if need_save || !ctx.state.exists {

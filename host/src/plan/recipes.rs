@@ -48,6 +48,9 @@ pub struct RecipeSource {
     /// The reference as written in the config.
     pub reference: String,
     pub path: PathBuf,
+    /// `project:entry` served by `project.wasm`: the entry the recipe is told
+    /// (as `BO_RECIPE_ENTRY`), so one component can offer several entries.
+    pub entry: Option<String>,
 }
 
 /// Resolves a `recipe` option to a component file (OCI references are pulled by
@@ -57,7 +60,7 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
     if reference.ends_with(".wasm") || reference.contains('/') {
         let path = buildout_dir.join(reference);
         return if path.is_file() {
-            Ok(RecipeSource { reference: reference.to_string(), path })
+            Ok(RecipeSource { reference: reference.to_string(), path, entry: None })
         } else {
             Err(format!("recipe {reference}: no component at {}", path.display()))
         };
@@ -68,24 +71,29 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
     };
     // A requirement-style reference (`name==1.0`) names the project before the version.
     let project = project.split(['=', '<', '>', '!', '~', ' ', '[']).next().unwrap_or(project);
-    let file = match entry {
-        Some(entry) if entry != "default" => format!("{project}-{entry}.wasm"),
-        _ => format!("{project}.wasm"),
-    };
-    let mut looked = Vec::new();
-    for dir in std::env::var_os("BO_RECIPE_PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default() {
-        let candidate = dir.join(&file);
-        if candidate.is_file() {
-            return Ok(RecipeSource { reference: reference.to_string(), path: candidate });
+    let entry = entry.filter(|e| *e != "default");
+    // `project-entry.wasm` if there is one, else `project.wasm` told its entry; each
+    // as written and normalised (`zc.recipe.egg` is also `zc-recipe-egg`).
+    let normalized = project.to_ascii_lowercase().replace(['.', '_'], "-");
+    let mut files = Vec::new();
+    for name in [project, normalized.as_str()] {
+        if let Some(entry) = entry {
+            files.push((format!("{name}-{entry}.wasm"), None));
         }
-        looked.push(dir.display().to_string());
+        files.push((format!("{name}.wasm"), entry.map(String::from)));
     }
-    let bundled = bundled_dir().join(&file);
-    if bundled.is_file() {
-        return Ok(RecipeSource { reference: reference.to_string(), path: bundled });
+    let mut dirs: Vec<PathBuf> = std::env::var_os("BO_RECIPE_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    dirs.push(bundled_dir());
+    for dir in &dirs {
+        for (file, entry) in &files {
+            let candidate = dir.join(file);
+            if candidate.is_file() {
+                return Ok(RecipeSource { reference: reference.to_string(), path: candidate, entry: entry.clone() });
+            }
+        }
     }
-    looked.push(bundled_dir().display().to_string());
-    Err(format!("recipe {reference}: no component {file} (looked in {})", looked.join(", ")))
+    let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(format!("recipe {reference}: no component {} (looked in {})", files[0].0, looked.join(", ")))
 }
 
 /// `oci://reg/ns/name:tag` pinned to a manifest digest.
@@ -165,7 +173,7 @@ impl BuildServices {
             ));
         }
         self.pulled_recipes.lock().unwrap().insert(reference.to_string(), pulled.manifest_digest.clone());
-        Ok(RecipeSource { reference: reference.to_string(), path: pulled.component })
+        Ok(RecipeSource { reference: reference.to_string(), path: pulled.component, entry: None })
     }
 
     fn option(&self, part: &str, key: &str) -> Option<String> {

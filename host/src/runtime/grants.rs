@@ -107,6 +107,14 @@ pub enum Denial {
     OutputEscapes { part: String, recipe: String, value: String },
 }
 
+/// Where a buildout keeps things, for mapping declared outputs to directories.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub directory: PathBuf,
+    pub parts_directory: PathBuf,
+    pub bin_directory: PathBuf,
+}
+
 /// The capabilities one part may use during one recipe call.
 #[derive(Debug, Clone, Default)]
 pub struct PartGrant {
@@ -117,6 +125,8 @@ pub struct PartGrant {
     /// Read-write: `parts/<part>` and declared outputs inside the buildout.
     pub write: Vec<PathBuf>,
     pub declared: Declared,
+    /// The entry the part's recipe reference named (`project:entry`), if any.
+    pub entry: Option<String>,
     user: UserGrants,
 }
 
@@ -126,19 +136,18 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 
 impl PartGrant {
     /// Computes what `part` may do. Declared outputs inside the buildout are granted
-    /// by default; each declared outside directory must be granted before the part
-    /// starts, since WASI preopens are fixed when the sandbox is built.
-    pub fn new(
-        part: &str,
-        recipe: &str,
-        declared: &Declared,
-        user: &UserGrants,
-        buildout_dir: &Path,
-        parts_dir: &Path,
-    ) -> Result<PartGrant, Denial> {
-        let mut write = vec![parts_dir.join(part)];
+    /// by default (`bin` means the configured `bin-directory`); each declared outside
+    /// directory must be granted before the part starts, since WASI preopens are fixed
+    /// when the sandbox is built.
+    pub fn new(part: &str, recipe: &str, declared: &Declared, user: &UserGrants, layout: &Layout) -> Result<PartGrant, Denial> {
+        let buildout_dir = layout.directory.as_path();
+        let mut write = vec![layout.parts_directory.join(part)];
         for output in &declared.writes {
-            let path = crate::config::abspath(buildout_dir, Path::new(output));
+            let path = if output == "bin" {
+                layout.bin_directory.clone()
+            } else {
+                crate::config::abspath(buildout_dir, Path::new(output))
+            };
             if !path.starts_with(buildout_dir) {
                 return Err(Denial::OutputEscapes { part: part.into(), recipe: recipe.into(), value: output.clone() });
             }
@@ -161,6 +170,7 @@ impl PartGrant {
             read: vec![buildout_dir.to_path_buf()],
             write,
             declared: declared.clone(),
+            entry: None,
             user: user.clone(),
         })
     }
@@ -223,7 +233,8 @@ mod tests {
     #[test]
     fn declared_and_granted() {
         let user = UserGrants { grants: vec!["cmmi:program=make".parse().unwrap()] };
-        let g = PartGrant::new("cmmi", "zc.recipe.cmmi", &declared(), &user, Path::new("/b"), Path::new("/b/parts")).unwrap();
+        let layout = Layout { directory: "/b".into(), parts_directory: "/b/parts".into(), bin_directory: "/b/bin".into() };
+        let g = PartGrant::new("cmmi", "zc.recipe.cmmi", &declared(), &user, &layout).unwrap();
         assert!(g.check_program("make").is_ok());
         let denied = g.check_host("example.com").unwrap_err().to_string();
         assert!(denied.contains("--grant cmmi:host=example.com"), "{denied}");

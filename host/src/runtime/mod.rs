@@ -316,6 +316,9 @@ fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe
     for (name, value) in grant.visible_env() {
         builder.env(name, value);
     }
+    if let Some(entry) = &grant.entry {
+        builder.env("BO_RECIPE_ENTRY", entry);
+    }
     for dir in &grant.read {
         preopen(&mut builder, dir, FsPerms::ReadOnly)?;
     }
