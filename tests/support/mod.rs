@@ -123,9 +123,14 @@ pub fn python_tools() -> &'static PythonTools {
             let out = cmd.output().expect("command runs");
             assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         };
-        if !venv.join("bin/simple-repository-server").exists() {
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            run(Command::new(venv.join("bin/pip")).args(["install", "-q", "simple-repository-server", "pypiserver", "oras"]));
+        let packages = ["simple-repository-server", "pypiserver", "oras"];
+        let installed = venv.join(".installed");
+        if std::fs::read_to_string(&installed).ok().as_deref() != Some(packages.join(" ").as_str()) {
+            if !venv.join("bin/pip").exists() {
+                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            }
+            run(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(packages));
+            std::fs::write(&installed, packages.join(" ")).unwrap();
         }
         let marker = wheels.join(".complete");
         if !marker.exists() {

@@ -163,8 +163,13 @@ impl SandboxArgs {
     }
 }
 
+/// Flags whose value is the next word (so a value like `a:env=X` is not taken for
+/// an assignment).
+const VALUE_FLAGS: &[&str] = &["-c", "-t", "-j", "--jobs", "--grant", "--recipe-timeout", "--recipe-memory", "--ca-file"];
+
 /// Splits Buildout-style assignments (`section:option=value`) out of the arguments:
-/// any word with `=` that is not a flag and comes before the command, or after it.
+/// words with `=` that are neither flags nor flag values, before the command or
+/// after it (but never inside `bo recipe ...`, whose values are its own).
 fn split_assignments(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
     let mut rest = Vec::new();
     let mut assignments = Vec::new();
@@ -173,23 +178,27 @@ fn split_assignments(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
         rest.push(program);
     }
     let mut expecting_value = false;
+    let mut in_recipe_command = false;
     for arg in iter {
-        let text = arg.to_string_lossy();
-        if expecting_value {
+        let text = arg.to_string_lossy().into_owned();
+        if expecting_value || in_recipe_command {
             expecting_value = false;
             rest.push(arg);
             continue;
         }
         if text.starts_with('-') {
-            // `-c FILE` and `-t N` take the next word unless glued (`-cFILE`).
-            let flags = text.trim_start_matches('-');
-            if !text.starts_with("--") && flags.ends_with(['c', 't']) {
-                expecting_value = true;
+            // `-c FILE`, `--grant G`...: the next word is the value unless glued
+            // (`-cFILE`, `--grant=G`).
+            expecting_value = VALUE_FLAGS.contains(&text.as_str());
+            if !text.starts_with("--") && text.len() > 2 && text[1..].chars().all(|c| "vqUoOnNDct".contains(c)) {
+                // Combined letters ending in a value flag: `-Nc FILE`.
+                expecting_value = text.ends_with(['c', 't']);
             }
             rest.push(arg);
         } else if text.contains('=') {
-            assignments.push(text.into_owned());
+            assignments.push(text);
         } else {
+            in_recipe_command = text == "recipe" && rest.len() == rest.iter().filter(|a| a.to_string_lossy().starts_with('-')).count() + 1;
             rest.push(arg);
         }
     }
@@ -356,5 +365,26 @@ fn query(config: &Config, key: &[String], json: bool) -> Result<(), String> {
             }
             None => Err(format!("error: Key not found: {option}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn assignments_and_flag_values() {
+        let words = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let (rest, assignments) = split_assignments(words(&["bo", "-U", "a:x=1", "build", "--grant", "p:env=X", "b:y+=2"]));
+        assert_eq!(assignments, ["a:x=1", "b:y+=2"]);
+        assert_eq!(rest, words(&["bo", "-U", "build", "--grant", "p:env=X"]));
+        let (_, assignments) = split_assignments(words(&["bo", "recipe", "login", "r", "-p", "pass=word"]));
+        assert!(assignments.is_empty());
     }
 }

@@ -22,7 +22,7 @@ pub enum RecipeCommand {
     Pull {
         reference: String,
         /// Also copy the component to this file.
-        #[arg(short, long)]
+        #[arg(long)]
         output: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,

@@ -97,7 +97,9 @@ fn registry_error(reference: &Reference, action: &str, error: oci_client::errors
         E::DigestError(_) => {
             format!("registry {registry}: {what}: content does not match its digest ({text}); refusing it")
         }
-        _ if text.contains("404") || text.to_lowercase().contains("not found") => format!("registry {registry}: {what} not found ({text})"),
+        _ if text.contains("404") || text.to_lowercase().contains("not found") || text.contains("manifest unknown") || text.contains("name unknown") => {
+            format!("registry {registry}: {what} not found")
+        }
         _ if text.contains("401") || text.to_lowercase().contains("unauthorized") => {
             format!("registry {registry} refused to {action} {what} (unauthorized): log in with `bo recipe login {registry}`")
         }
