@@ -225,6 +225,13 @@ impl BuildServices {
             let target = python::wheel::store_path(&settings.store, &dist.filename);
             let installed = if target.is_dir() {
                 python::wheel::read_installed(&target, &dist.filename).map_err(|e| e.to_string())?
+            } else if let Some(cached) = [settings.index.cache.join(&dist.filename)]
+                .into_iter()
+                .chain(settings.index.find_links.iter().map(|l| PathBuf::from(l.trim_start_matches("file://")).join(&dist.filename)))
+                .find(|p| p.is_file() && python::index::check_sha256(p, &dist.sha256).is_ok())
+            {
+                // The locked file is at hand: no index needed.
+                python::wheel::install(&cached, &settings.store).map_err(|e| e.to_string())?
             } else {
                 let candidate = index
                     .candidates(&dist.name)?

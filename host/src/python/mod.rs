@@ -81,18 +81,32 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
     let mut out = Vec::new();
     for dist in resolved {
         let target_dir = wheel::store_path(&settings.store, &dist.candidate.filename);
-        let (path, sha256) = if target_dir.is_dir() {
-            (None, dist.candidate.sha256.clone().unwrap_or_default())
-        } else {
-            let path = index.fetch(&dist.candidate)?;
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (Some(path), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+        // The wheel's sha256 is kept beside the store entry, so a later run locks the
+        // same digest without the file at hand.
+        let hash_file = settings.store.join(".hashes").join(format!("{}.sha256", dist.candidate.filename));
+        let (path, sha256) = match std::fs::read_to_string(&hash_file) {
+            Ok(hash) if target_dir.is_dir() => (None, hash.trim().to_string()),
+            _ => {
+                let path = index.fetch(&dist.candidate)?;
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                if let Some(want) = &dist.candidate.sha256
+                    && !want.eq_ignore_ascii_case(&hash)
+                {
+                    return Err(format!("{}: sha256 mismatch: the index says {want}, the file is {hash}", dist.candidate.filename));
+                }
+                (Some(path), hash)
+            }
         };
         let installed = match path {
             Some(path) => wheel::install(&path, &settings.store),
             None => wheel::read_installed(&target_dir, &dist.candidate.filename),
         }
         .map_err(|e| e.to_string())?;
+        if !hash_file.is_file() {
+            let _ = std::fs::create_dir_all(hash_file.parent().unwrap());
+            let _ = std::fs::write(&hash_file, &sha256);
+        }
         out.push(Installed {
             name: dist.name.clone(),
             version: dist.version.to_string(),
