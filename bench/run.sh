@@ -15,9 +15,8 @@ fi
 
 # bo, release, and the example recipes as components.
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
-cargo build --release -q -p bo
-cargo build --release -q --target wasm32-wasip2 --manifest-path example-recipes/Cargo.toml
+cargo build --release -q -p bo   # also builds and bundles the example recipes
 
 exec "$WORK/venv/bin/python" bench/bench.py --bo "$ROOT/target/release/bo" \
-  --recipes "$ROOT/example-recipes/target/wasm32-wasip2/release" \
+  --recipes "$ROOT/target/bundled-recipes/wasm32-wasip2/release" \
   --venv "$WORK/venv" --work "$WORK" "$@"

@@ -11,20 +11,23 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds `example-recipes/` for wasm32-wasip2 (once per test process; cargo makes
-/// later builds no-ops) and returns the directory holding the `.wasm` components.
+/// The example recipes as components, built once per test run: bo's build script
+/// builds them (to bundle them) into `target/bundled-recipes`, and the tests use
+/// the same files; cargo makes the build here a no-op when they are up to date.
 pub fn guest_recipes() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = repo_root();
-        let manifest = root.join("example-recipes/Cargo.toml");
+        let target_dir = root.join("target/bundled-recipes");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(&manifest)
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(root.join("example-recipes/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building example recipes failed (is the wasm32-wasip2 target installed?)");
-        let built = root.join("example-recipes/target/wasm32-wasip2/release");
+        let built = target_dir.join("wasm32-wasip2/release");
         // Components are named by crate (tinyrecipe_noop.wasm); bo looks recipes up
         // by project name (tinyrecipe-noop.wasm), so link them under that name.
         let dir = root.join("target/test-recipes");

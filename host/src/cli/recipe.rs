@@ -11,6 +11,18 @@ use crate::runtime::{Limits, Runtime};
 
 #[derive(Debug, Subcommand)]
 pub enum RecipeCommand {
+    /// Scaffold a Rust recipe: `bo recipe new NAME` makes `NAME/` with a working recipe.
+    New {
+        name: String,
+        /// Where the recipe SDK is (default: the one this bo was built from).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the recipe in DIR (default `.`) to a component and describe it.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Publish a recipe component: `bo recipe push FILE.wasm registry/ns/name:tag`.
     Push {
         file: PathBuf,
@@ -51,8 +63,98 @@ fn runtime() -> Result<Runtime, String> {
     Runtime::new(crate::runtime::cache::default_cache_dir(), Limits::default()).map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
 }
 
+const TEMPLATE_LIB: &str = r#"//! RECIPE: a bo recipe. Writes `greeting` into parts/<part>/greeting.txt.
+
+use bo_recipe_sdk::{Manifest, Options, Recipe, config_get, export_recipe, log};
+
+struct Greeter;
+
+impl Recipe for Greeter {
+    const HAS_UPDATE: bool = true;
+
+    fn describe() -> Manifest {
+        // Declare every capability the recipe needs: writes (inside the buildout),
+        // outside, hosts, programs, env. Users grant the ones that need it.
+        Manifest::new("RECIPE", "Writes a greeting into parts/<part>/greeting.txt")
+    }
+
+    fn init(part: &str, options: &mut Options) -> Result<(), String> {
+        let parts = config_get("buildout", "parts-directory").ok_or("no parts-directory")?;
+        options.set("location", format!("{parts}/{part}"));
+        Ok(())
+    }
+
+    fn install(_part: &str, options: &Options) -> Result<Vec<String>, String> {
+        let location = options.require("location")?;
+        std::fs::create_dir_all(&location).map_err(|e| format!("cannot create {location}: {e}"))?;
+        let greeting = options.get_or("greeting", "Hello!");
+        std::fs::write(format!("{location}/greeting.txt"), greeting).map_err(|e| e.to_string())?;
+        Ok(vec![location])
+    }
+
+    fn update(part: &str, _options: &Options) -> Result<Vec<String>, String> {
+        log::info(&format!("{part} is up to date"));
+        Ok(Vec::new())
+    }
+}
+
+export_recipe!(Greeter);
+"#;
+
+fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(format!("invalid recipe name {name:?}: use letters, digits, - and _"));
+    }
+    let dir = PathBuf::from(name);
+    if dir.exists() {
+        return Err(format!("{} already exists", dir.display()));
+    }
+    let sdk = match sdk {
+        Some(path) => path.clone(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes-sdk"),
+    };
+    let sdk = sdk.canonicalize().map_err(|_| format!("recipe SDK not found at {}; give its directory with --sdk", sdk.display()))?;
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nbo-recipe-sdk = {{ path = \"{}\" }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\n\n# A workspace of its own.\n[workspace]\n",
+        sdk.display()
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("src/lib.rs"), TEMPLATE_LIB.replace("RECIPE", name)).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(".gitignore"), "target/\n").map_err(|e| e.to_string())?;
+    println!("created recipe {name} in {}", dir.display());
+    println!("build it with `bo recipe build {name}`; use it with `recipe = {name}/target/wasm32-wasip2/release/{}.wasm`", name.replace('-', "_"));
+    Ok(())
+}
+
+fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: no Cargo.toml: {e}", dir.display()))?;
+    let name = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name").and_then(|r| r.trim().strip_prefix('=')).map(|v| v.trim().trim_matches('"').to_string()))
+        .ok_or("Cargo.toml has no package name")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("cargo build failed (is the target installed? `rustup target add wasm32-wasip2`)".into());
+    }
+    let output = dir.join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
+    let bytes = crate::oci::read_component(&output)?;
+    let loaded = runtime()?.load(&name, &bytes).map_err(|e| e.to_string())?;
+    println!("built {} ({} bytes, {})", output.display(), bytes.len(), loaded.digest);
+    println!("declares: {}", serde_json::to_string(&loaded.declared()).unwrap_or_default());
+    Ok(())
+}
+
 pub fn run(command: &RecipeCommand) -> Result<(), String> {
     match command {
+        RecipeCommand::New { name, sdk } => new_recipe(name, sdk.as_ref()),
+        RecipeCommand::Build { dir } => build_recipe(dir),
         RecipeCommand::Push { file, reference, registry } => {
             let bytes = crate::oci::read_component(file)?;
             let loaded = runtime()?.load(&file.to_string_lossy(), &bytes).map_err(|e| e.to_string())?;

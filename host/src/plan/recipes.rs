@@ -92,7 +92,13 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
             }
         }
     }
-    let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    for (file, entry) in &files {
+        if let Some(path) = bundled(file.trim_end_matches(".wasm"))? {
+            return Ok(RecipeSource { reference: reference.to_string(), path, entry: entry.clone() });
+        }
+    }
+    let mut looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    looked.push("the recipes built into bo".into());
     Err(format!("recipe {reference}: no component {} (looked in {})", files[0].0, looked.join(", ")))
 }
 
@@ -107,12 +113,33 @@ fn pin_reference(reference: &str, digest: &str) -> String {
     format!("{base}@{digest}")
 }
 
-/// Where bundled recipes live: `<prefix>/share/bo/recipes` beside the `bo` binary,
-/// or `BO_BUNDLED_RECIPES`.
-pub fn bundled_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BO_BUNDLED_RECIPES") {
-        return PathBuf::from(dir);
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+/// A recipe built into bo, written once into the cache (components load from files).
+fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
+    if std::env::var("BO_BUNDLED_RECIPES").is_ok_and(|v| v == "off") {
+        return Ok(None);
     }
+    let Some((_, bytes)) = embedded::BUNDLED.iter().find(|(n, _)| *n == name) else { return Ok(None) };
+    let digest = crate::runtime::cache::digest(bytes);
+    let path = crate::runtime::cache::default_cache_dir().join("bundled").join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
+    if !path.is_file() {
+        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        crate::plan::installed::write_atomically(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(Some(path))
+}
+
+/// Names of the recipes built into bo.
+pub fn bundled_names() -> Vec<&'static str> {
+    embedded::BUNDLED.iter().map(|(n, _)| *n).collect()
+}
+
+/// Where packaged recipes live: `<prefix>/share/bo/recipes` beside the `bo` binary
+/// (`BO_BUNDLED_RECIPES=off` turns these and the built-in ones off).
+pub fn bundled_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let prefix = exe.parent().and_then(Path::parent).unwrap_or(Path::new("/usr/local"));
     prefix.join("share").join("bo").join("recipes")
@@ -293,7 +320,7 @@ impl HostServices for BuildServices {
                 })
                 .collect(),
         };
-        if self.lock_mode == LockMode::Locked && locked.as_ref() != Some(&entry) {
+        if self.lock_mode == LockMode::Locked && !locked.as_ref().is_some_and(|l| l.same_files(&entry)) {
             return Err(format!("part {part}: bo.lock would change ({}); run without --locked to update it", lock_difference(locked.as_ref(), &entry)));
         }
         self.resolved.lock().unwrap().insert(part.to_string(), entry);

@@ -167,6 +167,10 @@ impl Index {
             }
         }
         out.extend(self.directory(project, &self.settings.cache, "download cache")?);
+        // One candidate per file: the first source that offers it (the index or
+        // find-links before the cache, so locks name where files come from).
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|c| seen.insert(c.filename.clone()));
         Ok(out)
     }
 

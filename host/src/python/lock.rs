@@ -25,6 +25,15 @@ pub struct LockedPart {
     pub distributions: Vec<LockedDist>,
 }
 
+impl LockedPart {
+    /// Same requirements and the same files (where they were found may differ).
+    pub fn same_files(&self, other: &LockedPart) -> bool {
+        let key = |d: &LockedDist| (d.name.clone(), d.version.clone(), d.filename.clone(), d.sha256.clone());
+        self.requirements == other.requirements
+            && self.distributions.iter().map(key).collect::<Vec<_>>() == other.distributions.iter().map(key).collect::<Vec<_>>()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
     pub parts: BTreeMap<String, LockedPart>,
