@@ -62,7 +62,7 @@ fn main() {
             grant.write.clear();
             let services: Arc<dyn HostServices> = Arc::new(Quiet);
             let t = Instant::now();
-            let _ = runtime.call(&recipe, grant, services, |r, s| r.call_init(s, "p", &[]));
+            let _ = runtime.call(&recipe, grant, services, |r, s| r.call_init(s, "p", &Vec::new()));
             calls.push(t.elapsed());
         }
         println!(

@@ -110,8 +110,9 @@ impl InstalledState {
             .create(true)
             .open(path)
             .map_err(|source| StateError::Write { path: path.to_path_buf(), source })?;
+        // No fsync: an appended `parts` line only restates the order; the full
+        // rewrites (which record paths) go through a synced temporary file.
         file.write_all(text.as_bytes())
-            .and_then(|_| file.sync_data())
             .map_err(|source| StateError::Write { path: path.to_path_buf(), source })
     }
 }
