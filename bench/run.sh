@@ -17,6 +17,10 @@ fi
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 cargo build --release -q -p bo   # also builds and bundles the example recipes
 
-exec "$WORK/venv/bin/python" bench/bench.py --bo "$ROOT/target/release/bo" \
+"$WORK/venv/bin/python" bench/bench.py --bo "$ROOT/target/release/bo" \
   --recipes "$ROOT/target/bundled-recipes/wasm32-wasip2/release" \
   --venv "$WORK/venv" --work "$WORK" "$@"
+
+echo
+echo "Recipe start (in process, Rust components):"
+cargo bench -q -p bo --bench recipe_start 2>/dev/null | grep '^|'
