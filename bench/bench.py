@@ -110,8 +110,86 @@ def scenario_resolve(args, env_bo, env_py):
     }, args.rounds)
 
 
+def scenario_parallel(args, env_bo):
+    """8 independent parts each waiting ~1 s, against one such part (bo only)."""
+    results = {}
+    for n in (1, 8):
+        base = os.path.join(args.work, f"parallel-{n}")
+        shutil.rmtree(base, ignore_errors=True)
+        names = [f"w{i}" for i in range(n)]
+        cfg = "[buildout]\nparts = " + " ".join(names) + "\n" + "".join(
+            f"[{name}]\nrecipe = sandbox-probe\nattack = sleep\nms = 1000\n" for name in names)
+        write(os.path.join(base, "buildout.cfg"), cfg)
+        # Remove the state each time so every run installs all parts.
+        state = os.path.join(base, ".installed.cfg")
+        results[f"bo, {n} part{'s' if n > 1 else ''}"] = ([args.bo, "-U", "-q", "build", "-j", "8"], base, env_bo, state)
+    out = {}
+    for name, (cmd, cwd, env, state) in results.items():
+        def prepare(_name, state=state):
+            if os.path.exists(state):
+                os.remove(state)
+        out.update(measure({name: (cmd, cwd, env)}, args.rounds, prepare))
+    return out
+
+
+WHEELS = ["python-dateutil==2.9.0.post0", "attrs==25.3.0", "idna==3.10"]
+
+
+def scenario_eggs(args, env_bo, env_py):
+    """A zc.recipe.egg part with 4 wheels from a local directory: fresh and warm,
+    vs zc.buildout and `uv pip install --target`."""
+    wheels = os.path.join(args.work, "wheels")
+    if not os.path.isdir(wheels) or not os.listdir(wheels):
+        os.makedirs(wheels, exist_ok=True)
+        for w in WHEELS:
+            subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q", "--only-binary=:all:", "-d", wheels, w],
+                           check=True, env=dict(os.environ, PIP_FIND_LINKS=""))
+    base = os.path.join(args.work, "eggs")
+    shutil.rmtree(base, ignore_errors=True)
+    cfg = (f"[buildout]\nparts = app\nfind-links = {wheels}\nindex = {wheels}\n"
+           "[app]\nrecipe = zc.recipe.egg\neggs =\n    python-dateutil\n    attrs\n    idna\ninterpreter = py\n")
+    b, z, u = (os.path.join(base, t) for t in ("bo", "buildout", "uv"))
+    write(os.path.join(b, "buildout.cfg"), cfg)
+    write(os.path.join(z, "buildout.cfg"), cfg)
+    os.makedirs(u, exist_ok=True)
+    buildout = os.path.join(args.venv, "bin", "buildout")
+    env_z = dict(env_py, PIP_NO_BUILD_ISOLATION="0")
+    run([buildout, "-U", "-N", "bootstrap"], z, env_z)
+    env_b = dict(env_bo, PIP_FIND_LINKS="", BO_CACHE_DIR=os.path.join(base, "bo-cache"))
+    env_u = dict(env_py, UV_CACHE_DIR=os.path.join(base, "uv-cache"), PIP_FIND_LINKS="")
+    uv = os.path.join(args.venv, "bin", "uv")
+    contenders = {
+        "bo": ([args.bo, "-U", "-N", "-q"], b, env_b),
+        "zc.buildout": ([os.path.join(z, "bin", "buildout"), "-U", "-N", "-q"], z, env_z),
+        "uv pip install --target": ([uv, "pip", "install", "-q", "--no-index", "--find-links", wheels, "--target", "t",
+                                     "--python", sys.executable, "python-dateutil", "attrs", "idna"], u, env_u),
+    }
+
+    def fresh(name):
+        for d, names in ((b, ["eggs", ".installed.cfg", "bin", "parts", "bo-cache"]), (z, ["eggs", ".installed.cfg", "parts", "develop-eggs", "bin/py"]),
+                         (u, ["t"])):
+            for n in names:
+                p = os.path.join(d, n)
+                shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else (os.path.exists(p) and os.remove(p))
+        shutil.rmtree(os.path.join(base, "uv-cache"), ignore_errors=True)
+        shutil.rmtree(os.path.join(base, "bo-cache"), ignore_errors=True)
+
+    cold = measure(contenders, args.rounds, prepare=fresh)
+
+    def warm(name):
+        for d, names in ((b, [".installed.cfg", "bin"]), (z, [".installed.cfg", "bin/py"]), (u, ["t"])):
+            for n in names:
+                p = os.path.join(d, n)
+                shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else (os.path.exists(p) and os.remove(p))
+
+    hot = measure(contenders, args.rounds, prepare=warm)
+    return cold, hot
+
+
 def fmt(results, reference="bo"):
     rows = []
+    if reference not in results:
+        reference = next(iter(results))
     ref = results[reference][0]
     for name, (median, peak) in results.items():
         ratio = "1.00" if name == reference else f"{median / ref:.1f}x slower" if median > ref else f"{ref / median:.1f}x faster"
@@ -147,6 +225,9 @@ def main():
         ("no-op build, 3 parts", scenario_noop(args, 3, env_bo, env_py)),
         ("no-op build, 20 parts", scenario_noop(args, 20, env_bo, env_py)),
         ("resolve: 12-file extends chain, 1,000 pins (bo query --json / buildout annotate)", scenario_resolve(args, env_bo, env_py)),
+    ] + list(zip(["egg part, 4 wheels, fresh (empty store and caches)", "egg part, 4 wheels, warm (store filled)"],
+                 scenario_eggs(args, env_bo, env_py))) + [
+        ("parts waiting ~1 s each, -j 8", scenario_parallel(args, env_bo)),
     ]:
         for name, median, ratio, peak in fmt(results):
             table.append(f"| {label} | {name} | {median} | {ratio} | {peak} |")

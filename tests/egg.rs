@@ -65,3 +65,22 @@ fn resolution_errors_name_the_part() {
     assert!(got.stderr.contains("part app") && got.stderr.contains("Couldn't find a distribution for 'no-such-dist'"), "{}", got.stderr);
     assert!(!b.root.join(".installed.cfg").exists());
 }
+
+#[test]
+fn picked_versions_are_shown_and_written() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = app\nindex = {}\nshow-picked-versions = true\nupdate-versions-file = versions.cfg\n[app]\nrecipe = zc.recipe.egg\neggs = python-dateutil\n",
+            support::json_index()
+        ),
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stdout.contains("Versions had to be automatically picked."), "{}", got.stdout);
+    let versions = b.read("versions.cfg");
+    assert!(versions.starts_with("[versions]\npython-dateutil = 2.9.0.post0\n"), "{versions}");
+    assert!(versions.contains("# Required by:\n# python-dateutil 2.9.0.post0\nsix = 1.17.0"), "{versions}");
+}

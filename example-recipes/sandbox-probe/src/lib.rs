@@ -86,6 +86,12 @@ impl Recipe for Probe {
                 Ok(Vec::new())
             }
             "outside-path" => Ok(vec![path.to_string()]),
+            // Not an attack: waits like a part that downloads or builds (benchmarks).
+            "sleep" => {
+                let ms: u64 = options.get_or("ms", "1000").parse().map_err(|_| "bad ms")?;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                Ok(Vec::new())
+            }
             "write-bin" => {
                 let bin = config_get("buildout", "bin-directory").ok_or("no bin-directory")?;
                 std::fs::write(format!("{bin}/probe"), "#!/bin/sh\n").map_err(|e| e.to_string())?;

@@ -223,6 +223,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         lock: Mutex::new(Lock::read(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?),
         resolved: Mutex::new(Default::default()),
         pulled_recipes: Mutex::new(Default::default()),
+        picked: Mutex::new(Default::default()),
         oci: crate::oci::OciOptions {
             offline: settings.offline,
             store: options.cache_dir.join("oci"),
@@ -374,6 +375,37 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         lock.recipes = build.services.pulled_recipes.lock().unwrap().clone();
         if lock != before {
             lock.write(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?;
+        }
+    }
+
+    let picked = build.services.picked.lock().unwrap().clone();
+    if !dry_run && !picked.is_empty() {
+        let lines = recipes::format_picked_versions(&picked);
+        if settings.show_picked_versions {
+            println!("Versions had to be automatically picked.\nThe following part definition lists the versions picked:");
+            for line in &lines {
+                println!("{line}");
+            }
+        }
+        let versions_file = ev.get("buildout", "update-versions-file", None)?.unwrap_or_default();
+        if !versions_file.trim().is_empty() {
+            let path = settings.directory.join(versions_file.trim());
+            let mut text = String::new();
+            if path.exists() {
+                text.push_str(&format!("\n# Added by bo at {}\n", humantime::format_rfc3339_seconds(std::time::SystemTime::now())));
+                text.push_str(&lines[1..].join("\n"));
+            } else {
+                text.push_str(&lines.join("\n"));
+            }
+            text.push('\n');
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|e| fail(&[], format!("cannot update {}: {e}", path.display())))?;
+            println!("Picked versions have been written to {}", path.display());
         }
     }
 

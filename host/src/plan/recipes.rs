@@ -173,6 +173,8 @@ pub struct BuildServices {
     pub resolved: Mutex<BTreeMap<String, LockedPart>>,
     /// OCI recipes pulled in this run: reference → manifest digest.
     pub pulled_recipes: Mutex<BTreeMap<String, String>>,
+    /// Versions picked without an exact pin: name → (version, who required it).
+    pub picked: Mutex<BTreeMap<String, (String, Vec<String>)>>,
     pub oci: crate::oci::OciOptions,
 }
 
@@ -307,6 +309,17 @@ impl HostServices for BuildServices {
             return self.install_frozen(part, &locked, &settings);
         }
         let installed = python::install(requirements, &settings).map_err(|e| format!("part {part}: {e}"))?;
+        {
+            let mut picked = self.picked.lock().unwrap();
+            for d in installed.iter().filter(|d| d.picked) {
+                let entry = picked.entry(d.name.clone()).or_insert_with(|| (d.version.clone(), Vec::new()));
+                if let Some(by) = d.required_by.last() {
+                    if !entry.1.contains(by) {
+                        entry.1.push(by.clone());
+                    }
+                }
+            }
+        }
         let entry = LockedPart {
             requirements: requirements.to_vec(),
             distributions: installed
@@ -354,4 +367,28 @@ impl HostServices for BuildServices {
             Level::Error => eprintln!("{part}: error: {message}"),
         }
     }
+}
+
+/// Buildout's report of picked versions (`show-picked-versions`,
+/// `update-versions-file`): a `[versions]` block, with `# Required by:` comments for
+/// distributions that something else asked for.
+pub fn format_picked_versions(picked: &BTreeMap<String, (String, Vec<String>)>) -> Vec<String> {
+    let mut output = vec!["[versions]".to_string()];
+    let mut required = Vec::new();
+    for (name, (version, by)) in picked {
+        if by.is_empty() {
+            output.push(format!("{name} = {version}"));
+        } else {
+            required.push(String::new());
+            required.push("# Required by:".to_string());
+            let mut by = by.clone();
+            by.sort();
+            for b in by {
+                required.push(format!("# {b}"));
+            }
+            required.push(format!("{name} = {version}"));
+        }
+    }
+    output.extend(required);
+    output
 }
