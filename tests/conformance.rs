@@ -234,3 +234,21 @@ fn config_cases_match_zc_buildout() {
     eprintln!("conformance: {} of {} cases pass", dirs.len() - failed.len(), dirs.len());
     assert!(failed.is_empty(), "failing cases: {failed:?}");
 }
+
+/// Cases found while checking real-world configurations against zc.buildout 6.0.1,
+/// reduced to a few lines and recorded with the real Buildout's output (same format).
+#[test]
+fn extra_cases_match_zc_buildout() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/extra");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let mut failed = Vec::new();
+    for dir in &dirs {
+        let problems = run_case(dir);
+        if !problems.is_empty() {
+            eprintln!("FAIL {}\n  {}", dir.display(), problems.join("\n  "));
+            failed.push(dir.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    assert!(failed.is_empty(), "failing cases: {failed:?}");
+}

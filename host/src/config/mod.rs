@@ -255,6 +255,12 @@ impl Config {
             }
         }
 
+        // `directory` may be set by a file or the command line; the other standard
+        // directories are then based on it, as in Buildout.
+        let directory = match data["buildout"].get("directory") {
+            Some(d) if !d.value.contains("${") && !d.value.is_empty() => abspath(&options.cwd, Path::new(&d.value)),
+            _ => directory,
+        };
         // Cache directories are relative to the file that set them.
         let buildout = data.get_mut("buildout").unwrap();
         for name in ["download-cache", "eggs-directory", "extends-cache"] {
