@@ -42,6 +42,20 @@ fn main() {
             }
             _ => println!("cargo:warning=example recipes not bundled (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"),
         }
+        // Recipes in other languages are checked in prebuilt (each directory has the
+        // command that rebuilds it); they are bundled under their file names.
+        for language in ["python", "javascript", "c"] {
+            let dir = root.join("example-recipes").join(language);
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|d| d.flatten().flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten().map(|f| f.path())).collect())
+                .unwrap_or_default();
+            files.retain(|p| p.extension().is_some_and(|e| e == "wasm"));
+            files.sort();
+            for file in files {
+                let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+                entries.push(format!("    ({name:?}, include_bytes!({:?})),", file.display().to_string()));
+            }
+        }
     }
     let code = format!("/// Recipes built into bo: (name, component).\npub static BUNDLED: &[(&str, &[u8])] = &[\n{}\n];\n", entries.join("\n"));
     std::fs::write(out.join("bundled.rs"), code).unwrap();

@@ -268,6 +268,11 @@ pub fn download(url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<St
     bindings::bo::recipe::host::download(url, sha256, md5)
 }
 
+/// Sets a file's permission bits (e.g. `0o755`) in a directory the part may write.
+pub fn set_mode(path: &str, mode: u32) -> Result<(), String> {
+    bindings::bo::recipe::host::set_mode(path, mode)
+}
+
 /// A program run (needs the program declared and granted).
 pub struct Run {
     request: bindings::bo::recipe::types::RunRequest,

@@ -120,7 +120,8 @@ impl InstalledState {
 /// Writes through a temporary file and a rename, so a crash never leaves a
 /// half-written state file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp-bo");
+    // Unique per process: two builds may write the same file (e.g. the cache).
+    let tmp = path.with_extension(format!("tmp-bo-{}", std::process::id()));
     {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;

@@ -123,8 +123,8 @@ impl Build {
         Ok((self.runtime.load(reference, &bytes).map_err(|e| e.to_string())?, source.entry))
     }
 
-    fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>) -> Result<PartGrant, RecipeError> {
-        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.layout)?;
+    fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>, options: &PartOptions) -> Result<PartGrant, RecipeError> {
+        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.layout)?.with_option_outputs(options)?;
         grant.entry = entry;
         Ok(grant)
     }
@@ -319,7 +319,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let old = state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
         let (recipe, entry) = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
-        let grant = build.grant(part, &recipe, entry).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
+        let grant = build.grant(part, &recipe, entry, &old).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
         let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
         println!("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
@@ -352,7 +352,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let mut jobs = Vec::new();
         for part in &install_parts {
             let (recipe, entry) = build.recipes.borrow()[part].clone();
-            let grant = build.grant(part, &recipe, entry).map_err(|e| fail(&[installing], e.to_string()))?;
+            let grant = build.grant(part, &recipe, entry, &new_options[part]).map_err(|e| fail(&[installing], e.to_string()))?;
             let dependencies = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
             jobs.push(Job { part: part.clone(), update: installed_parts.contains(part), recipe, grant, dependencies });
         }
@@ -465,6 +465,29 @@ struct Started {
     part_dir_existed: bool,
     /// Entries of the shared output directories before the call, to undo a failure.
     before: Vec<PathBuf>,
+    /// Output directories the sandbox had to create (outermost new ancestor each):
+    /// they belong to the part.
+    made: Vec<PathBuf>,
+}
+
+/// For each directory, its outermost ancestor that does not exist yet (inside `root`).
+fn missing_ancestors(dirs: &[PathBuf], root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let mut top = None;
+        let mut current = dir.as_path();
+        while !current.exists() && current.starts_with(root) && current != root {
+            top = Some(current.to_path_buf());
+            match current.parent() {
+                Some(parent) => current = parent,
+                None => break,
+            }
+        }
+        if let Some(top) = top.filter(|t| !out.contains(t)) {
+            out.push(top);
+        }
+    }
+    out
 }
 
 /// The bookkeeping side of a build: the state file and what is installed.
@@ -509,6 +532,7 @@ fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish
                 let part_dir = ctx.settings.parts_directory.join(&job.part);
                 let started = Started {
                     part_dir_existed: part_dir.exists(),
+                    made: missing_ancestors(&job.grant.write[1..], &ctx.settings.directory),
                     before: list_entries(&job.grant.write[1..]),
                     doing,
                     job,
@@ -552,7 +576,7 @@ fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish
 /// Records a finished job: checks the paths it returned, undoes a failure, and
 /// writes the state file.
 fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, RecipeError>) -> Result<(), BuildError> {
-    let Started { job, doing, part_dir_existed, before } = started;
+    let Started { job, doing, part_dir_existed, before, made } = started;
     let (part, update, grant) = (&job.part, job.update, &job.grant);
     let directory = &ctx.settings.directory;
     let installing = "Installing.";
@@ -587,6 +611,9 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
                     remove_path(&entry);
                 }
             }
+            for dir in &made {
+                remove_path(dir);
+            }
             if update {
                 let old_files = ctx.state.parts.get(part).and_then(|o| o.get(INSTALLED_PATHS).cloned()).unwrap_or_default();
                 ctx.installed_parts.retain(|p| p != part);
@@ -599,6 +626,12 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
             return Err(fail(&[installing, &doing], e.to_string()));
         }
     };
+    for dir in made.iter().filter(|d| d.exists()) {
+        let dir = dir.to_string_lossy().into_owned();
+        if !paths.iter().any(|p| Path::new(&dir).starts_with(p)) {
+            paths.push(dir);
+        }
+    }
     // bo made parts/<part> for the sandbox: keep it only if the recipe used it.
     let covered = paths.iter().any(|p| part_dir.starts_with(p) || Path::new(p).starts_with(&part_dir));
     if std::fs::read_dir(&part_dir).map(|mut d| d.next().is_none()).unwrap_or(false) && !covered {

@@ -143,6 +143,10 @@ impl PartGrant {
         let buildout_dir = layout.directory.as_path();
         let mut write = vec![layout.parts_directory.join(part)];
         for output in &declared.writes {
+            if output.starts_with("option:") {
+                // Resolved against the part's options by `with_option_outputs`.
+                continue;
+            }
             let path = if output == "bin" {
                 layout.bin_directory.clone()
             } else {
@@ -173,6 +177,30 @@ impl PartGrant {
             entry: None,
             user: user.clone(),
         })
+    }
+
+    /// Declared outputs of the form `option:NAME` (e.g. a template recipe's
+    /// `option:output`): the directory holding the file that option names. Inside
+    /// the buildout it is granted by default, outside it needs an `outside` grant.
+    pub fn with_option_outputs(mut self, options: &indexmap::IndexMap<String, String>) -> Result<PartGrant, Denial> {
+        let buildout_dir = self.read.first().cloned().unwrap_or_default();
+        for declared in self.declared.writes.clone() {
+            let Some(name) = declared.strip_prefix("option:") else { continue };
+            let Some(value) = options.get(name).filter(|v| !v.trim().is_empty()) else { continue };
+            let file = crate::config::abspath(&buildout_dir, Path::new(value.trim()));
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or(file.clone());
+            let inside = dir.starts_with(&buildout_dir);
+            if !inside && !self.user.granted(&self.part, GrantKind::Outside, &dir.to_string_lossy()) {
+                return Err(Denial::NotGranted {
+                    part: self.part.clone(),
+                    recipe: self.recipe.clone(),
+                    kind: "outside",
+                    value: dir.to_string_lossy().into_owned(),
+                });
+            }
+            self.write.push(dir);
+        }
+        Ok(self)
     }
 
     fn check(&self, kind: GrantKind, value: &str, declared: &[String], matches: impl Fn(&str, &str) -> bool) -> Result<(), Denial> {

@@ -46,6 +46,26 @@ impl Host for PartState {
             .map(|p| p.to_string_lossy().into_owned()))
     }
 
+    fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
+        let target = std::path::Path::new(&path);
+        if !self.grant.may_write(target) {
+            return Ok(Err(format!("cannot set the mode of {path}: not in a directory this part may write")));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Never through a symlink: the link could point outside the sandbox.
+            match std::fs::symlink_metadata(target) {
+                Ok(meta) if meta.file_type().is_symlink() => return Ok(Err(format!("cannot set the mode of {path}: it is a symlink"))),
+                Err(e) => return Ok(Err(format!("cannot set the mode of {path}: {e}"))),
+                Ok(_) => {}
+            }
+            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| format!("cannot set the mode of {path}: {e}")))
+        }
+        #[cfg(not(unix))]
+        Ok(Ok(()))
+    }
+
     fn run(&mut self, request: RunRequest) -> wasmtime::Result<Result<RunOutput, String>> {
         if let Err(denial) = self.grant.check_program(&request.program) {
             let message = denial.to_string();
