@@ -119,7 +119,11 @@ impl TargetEnv {
 
 /// Evaluates one header condition the way Buildout does: marker first, then Python.
 pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
-    if let Ok(marker) = <MarkerTree as FromStr>::from_str(expression)
+    // pep508_rs 0.9 can panic on non-ASCII input (a byte index inside a character,
+    // found by fuzzing); markers are ASCII apart from string values, so such
+    // expressions go to the Python evaluator, which handles them.
+    if expression.is_ascii()
+        && let Ok(marker) = <MarkerTree as FromStr>::from_str(expression)
         && let Some(menv) = env.marker_environment()
     {
         return Ok(marker.evaluate(&menv, &[]));
@@ -692,6 +696,13 @@ mod tests {
         assert_eq!(eval("sys.version_info >= (3, 8) and not windows"), Ok(true));
         assert_eq!(eval("sys.maxsize > 2**32"), Ok(true));
         assert!(eval("undefined_name").unwrap_err().contains("undefined_name"));
+    }
+
+    #[test]
+    fn non_ascii_does_not_panic() {
+        let expr = " 'linux' in sys.platform or 'dwi@n' in sys.platform \u{6a5} 'win' in sys.1ironform";
+        assert!(eval(expr).is_err());
+        assert_eq!(eval("'é' == 'é'"), Ok(true));
     }
 
     #[test]
