@@ -122,14 +122,25 @@ pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
     // pep508_rs 0.9 can panic on non-ASCII input (a byte index inside a character,
     // found by fuzzing); markers are ASCII apart from string values, so such
     // expressions go to the Python evaluator, which handles them.
+    // pep508_rs parses parentheses recursively: bound the nesting it is given.
+    let mut depth = 0usize;
+    let too_deep = expression.chars().any(|c| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        depth > MAX_NESTING
+    });
     if expression.is_ascii()
+        && !too_deep
         && let Ok(marker) = <MarkerTree as FromStr>::from_str(expression)
         && let Some(menv) = env.marker_environment()
     {
         return Ok(marker.evaluate(&menv, &[]));
     }
     let tokens = tokenize(expression)?;
-    let mut parser = Parser { tokens, pos: 0, env, globals: globals(env) };
+    let mut parser = Parser { tokens, pos: 0, env, globals: globals(env), depth: 0 };
     let value = parser.expression_list()?;
     if parser.pos != parser.tokens.len() {
         return Err(format!("unexpected {:?} in expression", parser.tokens[parser.pos]));
@@ -310,7 +321,13 @@ struct Parser<'e> {
     pos: usize,
     env: &'e TargetEnv,
     globals: HashMap<String, Value>,
+    /// Nesting so far: parentheses, `not`, unary minus (bounded, so a hostile
+    /// header cannot overflow the stack).
+    depth: usize,
 }
+
+/// Deepest nesting a condition may have.
+const MAX_NESTING: usize = 32;
 
 type Eval = Result<Value, String>;
 
@@ -354,7 +371,21 @@ impl Parser<'_> {
         Ok(Value::Tuple(items))
     }
 
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Eval) -> Eval {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("expression nested more than {MAX_NESTING} levels deep"));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
     fn or_test(&mut self) -> Eval {
+        self.nested(Self::or_test_inner)
+    }
+
+    fn or_test_inner(&mut self) -> Eval {
         let mut left = self.and_test()?;
         while self.eat_name("or") {
             let right = self.and_test()?;
@@ -376,7 +407,7 @@ impl Parser<'_> {
     }
     fn not_test(&mut self) -> Eval {
         if self.eat_name("not") {
-            return Ok(Value::Bool(!self.not_test()?.truthy()));
+            return Ok(Value::Bool(!self.nested(Self::not_test)?.truthy()));
         }
         self.comparison()
     }
@@ -442,11 +473,11 @@ impl Parser<'_> {
     }
     fn unary(&mut self) -> Eval {
         if self.eat_op("-") {
-            let v = self.unary()?;
+            let v = self.nested(Self::unary)?;
             return Ok(Value::Int(-v.as_int().ok_or("bad operand type for unary -")?));
         }
         if self.eat_op("+") {
-            return self.unary();
+            return self.nested(Self::unary);
         }
         self.power()
     }
@@ -696,6 +727,14 @@ mod tests {
         assert_eq!(eval("sys.version_info >= (3, 8) and not windows"), Ok(true));
         assert_eq!(eval("sys.maxsize > 2**32"), Ok(true));
         assert!(eval("undefined_name").unwrap_err().contains("undefined_name"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(eval(&deep).unwrap_err().contains("nested"));
+        assert!(eval(&"not ".repeat(10_000)).unwrap_err().contains("nested"));
+        assert!(eval(&format!("{}1", "-".repeat(10_000))).unwrap_err().contains("nested"));
     }
 
     #[test]
