@@ -32,7 +32,12 @@ fn main() {
             Ok(s) if s.success() => {
                 let built = target_dir.join("wasm32-wasip2/release");
                 let mut files: Vec<PathBuf> = std::fs::read_dir(&built)
-                    .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
+                    .map(|d| {
+                        d.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 files.sort();
                 for file in files {
@@ -40,14 +45,20 @@ fn main() {
                     entries.push(format!("    ({name:?}, include_bytes!({:?})),", file.display().to_string()));
                 }
             }
-            _ => println!("cargo:warning=example recipes not bundled (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"),
+            _ => println!(
+                "cargo:warning=example recipes not bundled (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+            ),
         }
         // Recipes in other languages are checked in prebuilt (each directory has the
         // command that rebuilds it); they are bundled under their file names.
         for language in ["python", "javascript", "c"] {
             let dir = root.join("example-recipes").join(language);
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map(|d| d.flatten().flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten().map(|f| f.path())).collect())
+                .map(|d| {
+                    d.flatten()
+                        .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten().map(|f| f.path()))
+                        .collect()
+                })
                 .unwrap_or_default();
             files.retain(|p| p.extension().is_some_and(|e| e == "wasm"));
             files.sort();
@@ -57,6 +68,9 @@ fn main() {
             }
         }
     }
-    let code = format!("/// Recipes built into bo: (name, component).\npub static BUNDLED: &[(&str, &[u8])] = &[\n{}\n];\n", entries.join("\n"));
+    let code = format!(
+        "/// Recipes built into bo: (name, component).\npub static BUNDLED: &[(&str, &[u8])] = &[\n{}\n];\n",
+        entries.join("\n")
+    );
     std::fs::write(out.join("bundled.rs"), code).unwrap();
 }

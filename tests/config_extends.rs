@@ -33,7 +33,10 @@ fn serve(files: HashMap<&'static str, &'static str>) -> (String, Arc<Mutex<bool>
             let mut stream = stream;
             let response = match files.get(path) {
                 Some(body) if *flag.lock().unwrap() => {
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
                 }
                 _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
             };
@@ -75,7 +78,12 @@ fn remote_extends_with_cache_and_offline() {
     std::fs::create_dir_all(b.root.join("cache")).unwrap();
     let got = b.bo(&["-U", "-o", "annotate"]);
     assert_eq!(got.code, 1);
-    assert!(got.stderr.contains(&format!("error: Couldn't download '{base}/conf/base.cfg' in offline mode.")), "{}", got.stderr);
+    assert!(
+        got.stderr
+            .contains(&format!("error: Couldn't download '{base}/conf/base.cfg' in offline mode.")),
+        "{}",
+        got.stderr
+    );
 }
 
 #[test]
@@ -86,7 +94,11 @@ fn unreachable_extends_names_the_url() {
     b.write("buildout.cfg", &format!("[buildout]\nextends = {base}/missing.cfg\nparts =\n"));
     let got = b.bo(&["-U", "annotate"]);
     assert_eq!(got.code, 1);
-    assert!(got.stderr.contains(&format!("{base}/missing.cfg")) && got.stderr.contains("404"), "{}", got.stderr);
+    assert!(
+        got.stderr.contains(&format!("{base}/missing.cfg")) && got.stderr.contains("404"),
+        "{}",
+        got.stderr
+    );
 }
 
 #[test]

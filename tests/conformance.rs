@@ -49,7 +49,11 @@ fn run_bo(dir: &Path, args: &[String]) -> Outcome {
         .expect("bo runs");
     let root = dir.to_string_lossy().into_owned();
     let norm = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "{root}");
-    Outcome { code: out.status.code().unwrap_or(-1), stdout: norm(&out.stdout), stderr: norm(&out.stderr) }
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: norm(&out.stdout),
+        stderr: norm(&out.stderr),
+    }
 }
 
 /// Replaces what the corpus says bo need not match: the interpreter path and
@@ -96,7 +100,11 @@ fn traceback_culprits(case: &str) -> &'static [&'static str] {
 
 fn check_error(case: &str, expected: &str, got: &Outcome, problems: &mut Vec<String>) {
     let expected = expected.trim_end();
-    if let Some(i) = expected.rfind("\nError: ").map(|i| i + 1).or_else(|| expected.starts_with("Error: ").then_some(0)) {
+    if let Some(i) = expected
+        .rfind("\nError: ")
+        .map(|i| i + 1)
+        .or_else(|| expected.starts_with("Error: ").then_some(0))
+    {
         let message = expected[i + "Error: ".len()..].trim();
         let got_message = got.stderr.rfind("error: ").map(|j| got.stderr[j + "error: ".len()..].trim());
         if got_message != Some(message) {
@@ -134,7 +142,10 @@ fn check_resolved(expected: &Value, dir: &Path, flags: &[String], problems: &mut
         let got_section = &got["sections"][name];
         if section.get("__error__").is_some() {
             if got["unresolved"][name].as_object().is_none_or(|m| m.is_empty()) {
-                problems.push(format!("[{name}] should be unresolved ({}), got {got_section}", section["__error__"]));
+                problems.push(format!(
+                    "[{name}] should be unresolved ({}), got {got_section}",
+                    section["__error__"]
+                ));
             }
             continue;
         }
@@ -160,7 +171,11 @@ fn check_resolved(expected: &Value, dir: &Path, flags: &[String], problems: &mut
             problems.push(format!("[{name}] missing from sections"));
         }
     }
-    for name in got["sections"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+    for name in got["sections"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if expected.get(&name).is_none() {
             problems.push(format!("[{name}] not in Buildout's resolution"));
         }
@@ -175,7 +190,9 @@ fn run_case(case_dir: &Path) -> Vec<String> {
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(case_dir.join("expected.json")).unwrap()).unwrap();
     let cmd = std::fs::read_to_string(case_dir.join("cmd")).unwrap();
     let words: Vec<String> = cmd.split_whitespace().skip(1).map(String::from).collect();
-    let command_at = words.iter().position(|w| !w.starts_with('-') && !w.contains('=') && !w.chars().all(|c| c.is_ascii_digit()));
+    let command_at = words
+        .iter()
+        .position(|w| !w.starts_with('-') && !w.contains('=') && !w.chars().all(|c| c.is_ascii_digit()));
     let flags: Vec<String> = match command_at {
         Some(i) => words[..i].to_vec(),
         None => words.clone(),
@@ -200,7 +217,11 @@ fn run_case(case_dir: &Path) -> Vec<String> {
     } else if command == "query" {
         let want = std::fs::read_to_string(case_dir.join("expected-stdout.txt")).unwrap();
         // Buildout creates the eggs directory even to answer a query; bo does not.
-        let want: String = want.lines().filter(|l| !l.starts_with("Creating directory")).map(|l| format!("{l}\n")).collect();
+        let want: String = want
+            .lines()
+            .filter(|l| !l.starts_with("Creating directory"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         if want.trim_end() != got.stdout.trim_end() {
             problems.push(format!("query output: expected {want:?}, got {:?}", got.stdout));
         }
@@ -240,7 +261,11 @@ fn config_cases_match_zc_buildout() {
 #[test]
 fn extra_cases_match_zc_buildout() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/extra");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     let mut failed = Vec::new();
     for dir in &dirs {

@@ -10,7 +10,12 @@ use support::TestBuildout;
 
 fn run(script: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(script).args(args).output().unwrap();
-    assert!(out.status.success(), "{}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -36,7 +41,10 @@ fn two_versions_side_by_side_and_console_scripts() {
 
     // The lock names every distribution with its sha256; --locked accepts it.
     let lock = b.read("bo.lock");
-    assert!(lock.contains("six-1.16.0-py2.py3-none-any.whl") && lock.contains("six-1.17.0-py2.py3-none-any.whl"), "{lock}");
+    assert!(
+        lock.contains("six-1.16.0-py2.py3-none-any.whl") && lock.contains("six-1.17.0-py2.py3-none-any.whl"),
+        "{lock}"
+    );
     let locked = b.bo(&["-U", "build", "--locked"]);
     assert_eq!(locked.code, 0, "{}", locked.stderr);
 
@@ -52,17 +60,30 @@ fn two_versions_side_by_side_and_console_scripts() {
     std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
     let frozen = b.bo(&["-U", "build", "--frozen"]);
     assert_eq!(frozen.code, 0, "{}\n{}", frozen.stdout, frozen.stderr);
-    assert_eq!(run(&b.root.join("bin/py-old"), &["-c", "import six; print(six.__version__)"]), "1.16.0");
+    assert_eq!(
+        run(&b.root.join("bin/py-old"), &["-c", "import six; print(six.__version__)"]),
+        "1.16.0"
+    );
 }
 
 #[test]
 fn resolution_errors_name_the_part() {
     let mut b = TestBuildout::with_recipes();
     b.env.push(("PIP_FIND_LINKS".into(), String::new()));
-    b.write("buildout.cfg", &format!("[buildout]\nparts = app\nindex = {}\n[app]\nrecipe = zc.recipe.egg\neggs = no-such-dist\n", support::html_index()));
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = app\nindex = {}\n[app]\nrecipe = zc.recipe.egg\neggs = no-such-dist\n",
+            support::html_index()
+        ),
+    );
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 1);
-    assert!(got.stderr.contains("part app") && got.stderr.contains("Couldn't find a distribution for 'no-such-dist'"), "{}", got.stderr);
+    assert!(
+        got.stderr.contains("part app") && got.stderr.contains("Couldn't find a distribution for 'no-such-dist'"),
+        "{}",
+        got.stderr
+    );
     assert!(!b.root.join(".installed.cfg").exists());
 }
 
@@ -82,5 +103,8 @@ fn picked_versions_are_shown_and_written() {
     assert!(got.stdout.contains("Versions had to be automatically picked."), "{}", got.stdout);
     let versions = b.read("versions.cfg");
     assert!(versions.starts_with("[versions]\npython-dateutil = 2.9.0.post0\n"), "{versions}");
-    assert!(versions.contains("# Required by:\n# python-dateutil 2.9.0.post0\nsix = 1.17.0"), "{versions}");
+    assert!(
+        versions.contains("# Required by:\n# python-dateutil 2.9.0.post0\nsix = 1.17.0"),
+        "{versions}"
+    );
 }

@@ -16,7 +16,10 @@ use serde_json::Value;
 use support::TestBuildout;
 
 fn without_develop(cfg: &str) -> String {
-    cfg.lines().filter(|l| !l.starts_with("develop =")).map(|l| format!("{l}\n")).collect()
+    cfg.lines()
+        .filter(|l| !l.starts_with("develop ="))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Lines that show the lifecycle (what bo must do, in order).
@@ -24,7 +27,9 @@ fn lifecycle_lines(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .filter(|l| {
-            ["Installing ", "Updating ", "Uninstalling ", "Running uninstall recipe."].iter().any(|p| l.starts_with(p))
+            ["Installing ", "Updating ", "Uninstalling ", "Running uninstall recipe."]
+                .iter()
+                .any(|p| l.starts_with(p))
                 || l.contains("doesn't define an update method")
         })
         .map(String::from)
@@ -83,7 +88,10 @@ fn parts_listing(root: &Path) -> Vec<String> {
 fn run_case(name: &str) {
     let case = support::repo_root().join("tests/conformance/cases").join(name);
     let mut buildout = TestBuildout::with_recipes();
-    buildout.write("buildout.cfg", &without_develop(&std::fs::read_to_string(case.join("buildout.cfg")).unwrap()));
+    buildout.write(
+        "buildout.cfg",
+        &without_develop(&std::fs::read_to_string(case.join("buildout.cfg")).unwrap()),
+    );
     let steps: Value = serde_json::from_str(&std::fs::read_to_string(case.join("steps.json")).unwrap()).unwrap();
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
     let mut problems = Vec::new();
@@ -113,7 +121,10 @@ fn run_case(name: &str) {
         let step_no = index + 1;
         let want_stdout = want["stdout"].as_str().unwrap();
         if got.code != want["exit_code"].as_i64().unwrap() as i32 {
-            problems.push(format!("step {step_no}: exit {} (want {}); stderr: {}", got.code, want["exit_code"], got.stderr));
+            problems.push(format!(
+                "step {step_no}: exit {} (want {}); stderr: {}",
+                got.code, want["exit_code"], got.stderr
+            ));
         }
         if lifecycle_lines(&got.stdout) != lifecycle_lines(want_stdout) {
             problems.push(format!(
@@ -131,17 +142,35 @@ fn run_case(name: &str) {
             problems.push(format!("step {step_no}: the recipe's error is not shown: {:?}", got.stderr));
         }
         // Without develop eggs, Buildout too deletes a state file that records no parts.
-        let records_parts = |text: &String| text.lines().filter(|l| l.starts_with("parts =")).last().is_some_and(|l| l.trim() != "parts =");
+        let records_parts = |text: &String| {
+            text.lines()
+                .filter(|l| l.starts_with("parts ="))
+                .last()
+                .is_some_and(|l| l.trim() != "parts =")
+        };
         let want_installed = want["installed_cfg"].as_str().map(normalize_installed).filter(records_parts);
         let root = buildout.root.to_string_lossy().into_owned();
-        let got_installed =
-            buildout.root.join(".installed.cfg").is_file().then(|| normalize_installed(&buildout.read(".installed.cfg").replace(&root, "{root}")));
+        let got_installed = buildout
+            .root
+            .join(".installed.cfg")
+            .is_file()
+            .then(|| normalize_installed(&buildout.read(".installed.cfg").replace(&root, "{root}")));
         if want_installed != got_installed {
-            problems.push(format!("step {step_no}: .installed.cfg\n--- want\n{want_installed:?}\n--- bo\n{got_installed:?}"));
+            problems.push(format!(
+                "step {step_no}: .installed.cfg\n--- want\n{want_installed:?}\n--- bo\n{got_installed:?}"
+            ));
         }
-        let want_parts: Vec<String> = want["parts_dir"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let want_parts: Vec<String> = want["parts_dir"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
         if parts_listing(&buildout.root) != want_parts {
-            problems.push(format!("step {step_no}: parts/ holds {:?}, want {want_parts:?}", parts_listing(&buildout.root)));
+            problems.push(format!(
+                "step {step_no}: parts/ holds {:?}, want {want_parts:?}",
+                parts_listing(&buildout.root)
+            ));
         }
     }
     assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));

@@ -14,7 +14,12 @@ fn tinyrecipe() -> String {
 }
 
 fn digest_of(stdout: &str) -> String {
-    stdout.split('@').nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_string()
+    stdout
+        .split('@')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn oras(script: &str) -> String {
@@ -42,11 +47,18 @@ fn push_pull_inspect_and_build_offline() {
 
     let inspect = b.bo(&["recipe", "inspect", &reference, "--insecure"]);
     assert_eq!(inspect.code, 0, "{}", inspect.stderr);
-    assert!(inspect.stdout.contains("bo:recipe/recipe@0.1.0") && inspect.stdout.contains(&digest), "{}", inspect.stdout);
+    assert!(
+        inspect.stdout.contains("bo:recipe/recipe@0.1.0") && inspect.stdout.contains(&digest),
+        "{}",
+        inspect.stdout
+    );
     assert!(inspect.stdout.contains("\"writes\""), "{}", inspect.stdout);
 
     // A build naming the recipe by oci:// works, records the digest, then works offline.
-    b.write("buildout.cfg", &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{reference}\ncontent = hi\n"));
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{reference}\ncontent = hi\n"),
+    );
     let built = b.bo(&["-U", "build", "--insecure"]);
     assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
     assert_eq!(b.read("parts/a/content.txt"), "hi");
@@ -59,7 +71,11 @@ fn push_pull_inspect_and_build_offline() {
     assert_eq!(b.bo(&["recipe", "push", &noop.to_string_lossy(), &reference, "--insecure"]).code, 0);
     let locked = b.bo(&["-U", "build", "--insecure", "--locked"]);
     assert_eq!(locked.code, 1);
-    assert!(locked.stderr.contains("bo.lock has") && locked.stderr.contains(&digest), "{}", locked.stderr);
+    assert!(
+        locked.stderr.contains("bo.lock has") && locked.stderr.contains(&digest),
+        "{}",
+        locked.stderr
+    );
 }
 
 #[test]
@@ -68,9 +84,17 @@ fn registry_errors_name_registry_and_reference() {
     let b = TestBuildout::new();
     let missing = b.bo(&["recipe", "pull", &format!("{}/nope/nothing:1", reg.address), "--insecure"]);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains(&reg.address) && missing.stderr.contains("not found"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains(&reg.address) && missing.stderr.contains("not found"),
+        "{}",
+        missing.stderr
+    );
     let not_loopback = b.bo(&["recipe", "pull", "example.com/x/y:1", "--insecure"]);
-    assert!(not_loopback.stderr.contains("only allowed for registries on 127.0.0.1"), "{}", not_loopback.stderr);
+    assert!(
+        not_loopback.stderr.contains("only allowed for registries on 127.0.0.1"),
+        "{}",
+        not_loopback.stderr
+    );
 }
 
 #[test]
@@ -80,7 +104,11 @@ fn basic_auth_with_docker_config_login() {
     let reference = format!("{}/recipes/tiny:1.0", reg.address);
     let denied = b.bo(&["recipe", "push", &tinyrecipe(), &reference, "--insecure"]);
     assert_eq!(denied.code, 1);
-    assert!(denied.stderr.contains(&reg.address) && denied.stderr.contains("bo recipe login"), "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains(&reg.address) && denied.stderr.contains("bo recipe login"),
+        "{}",
+        denied.stderr
+    );
     let login = b.bo(&["recipe", "login", &reg.address, "-u", "tester", "-p", "secret"]);
     assert_eq!(login.code, 0, "{}", login.stderr);
     let pushed = b.bo(&["recipe", "push", &tinyrecipe(), &reference, "--insecure"]);
@@ -120,7 +148,11 @@ fn interop_with_oras() {
     let work = b.root.join("oras-push");
     std::fs::create_dir_all(&work).unwrap();
     std::fs::copy(tinyrecipe(), work.join("recipe.wasm")).unwrap();
-    std::fs::write(work.join("config.json"), r#"{"architecture":"wasm","os":"wasip2","layerDigests":[],"component":{"exports":[],"imports":[],"target":null}}"#).unwrap();
+    std::fs::write(
+        work.join("config.json"),
+        r#"{"architecture":"wasm","os":"wasip2","layerDigests":[],"component":{"exports":[],"imports":[],"target":null}}"#,
+    )
+    .unwrap();
     let theirs = format!("{}/recipes/from-oras:0.1", reg.address);
     let script = format!(
         "import os, oras.client; os.chdir('{}'); c = oras.client.OrasClient(hostname='{}', insecure=True); c.push(target='{theirs}', files=['recipe.wasm:application/wasm'], manifest_config='config.json:application/vnd.wasm.config.v0+json')",
@@ -128,10 +160,16 @@ fn interop_with_oras() {
         reg.address
     );
     oras(&script);
-    b.write("buildout.cfg", &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{theirs}\ncontent = from oras\n"));
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{theirs}\ncontent = from oras\n"),
+    );
     let built = b.bo(&["-U", "build", "--insecure"]);
     assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
-    assert_eq!(std::fs::read_to_string(Path::new(&b.root).join("parts/a/content.txt")).unwrap(), "from oras");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&b.root).join("parts/a/content.txt")).unwrap(),
+        "from oras"
+    );
 
     // A wrong media type is refused with a clear error.
     let wrong = format!("{}/recipes/wrong:0.1", reg.address);
@@ -142,5 +180,9 @@ fn interop_with_oras() {
     ));
     let refused = b.bo(&["recipe", "pull", &wrong, "--insecure"]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("application/wasm") && refused.stderr.contains(&wrong.split(':').next().unwrap().to_string()), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("application/wasm") && refused.stderr.contains(&wrong.split(':').next().unwrap().to_string()),
+        "{}",
+        refused.stderr
+    );
 }

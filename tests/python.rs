@@ -15,8 +15,19 @@ use bo::python::{self, InstallSettings};
 fn settings(index: &str, store: &Path, cache: &Path) -> InstallSettings {
     InstallSettings {
         executable: "python3".into(),
-        index: IndexSettings { index: Some(index.into()), find_links: vec![], allow_hosts: vec![], offline: false, cache: cache.into() },
-        resolve: ResolveSettings { prefer_final: true, allow_picked_versions: true, newest: true, ..Default::default() },
+        index: IndexSettings {
+            index: Some(index.into()),
+            find_links: vec![],
+            allow_hosts: vec![],
+            offline: false,
+            cache: cache.into(),
+        },
+        resolve: ResolveSettings {
+            prefer_final: true,
+            allow_picked_versions: true,
+            newest: true,
+            ..Default::default()
+        },
         store: store.into(),
     }
 }
@@ -50,7 +61,10 @@ fn json_index_resolves_dependencies_and_scripts_run() {
         ..Default::default()
     };
     python::scripts::write(&request).unwrap();
-    let got = python_prints(&dir.path().join("bin/py"), "import dateutil, six; print(dateutil.__version__, six.__version__)");
+    let got = python_prints(
+        &dir.path().join("bin/py"),
+        "import dateutil, six; print(dateutil.__version__, six.__version__)",
+    );
     assert_eq!(got, "2.9.0.post0 1.17.0");
 }
 
@@ -71,7 +85,10 @@ fn two_versions_side_by_side_with_pins() {
             ..Default::default()
         };
         python::scripts::write(&request).unwrap();
-        assert_eq!(python_prints(&dir.path().join("bin").join(name), "import six; print(six.__version__)"), want);
+        assert_eq!(
+            python_prints(&dir.path().join("bin").join(name), "import six; print(six.__version__)"),
+            want
+        );
     }
     assert!(!new[0].picked && old[0].picked == false);
 }
@@ -80,7 +97,10 @@ fn two_versions_side_by_side_with_pins() {
 fn console_scripts_are_found() {
     let (_dir, store, cache) = scratch();
     let installed = python::install(&["pyflakes".into()], &settings(support::json_index(), &store, &cache)).unwrap();
-    assert_eq!(installed[0].console_scripts, [("pyflakes".to_string(), "pyflakes.api:main".to_string())]);
+    assert_eq!(
+        installed[0].console_scripts,
+        [("pyflakes".to_string(), "pyflakes.api:main".to_string())]
+    );
 }
 
 #[test]
@@ -95,7 +115,13 @@ fn unsatisfiable_pins_and_missing_distributions_are_clear() {
     s.resolve.pins.clear();
     let err = python::install(&["six>=99".into()], &s).unwrap_err();
     assert!(err.contains("available: 1.16.0, 1.17.0"), "{err}");
-    assert!(!store.exists() || std::fs::read_dir(&store).unwrap().flatten().all(|e| e.file_name().to_string_lossy().starts_with('.')));
+    assert!(
+        !store.exists()
+            || std::fs::read_dir(&store)
+                .unwrap()
+                .flatten()
+                .all(|e| e.file_name().to_string_lossy().starts_with('.'))
+    );
 }
 
 #[test]
@@ -103,7 +129,10 @@ fn conflicts_name_both_sides() {
     let (_dir, store, cache) = scratch();
     let s = settings(support::json_index(), &store, &cache);
     let err = python::install(&["six==1.16.0".into(), "python-dateutil".into(), "six>=1.17".into()], &s).unwrap_err();
-    assert!(err.contains("version conflict for six") && err.contains("six 1.16.0 was chosen"), "{err}");
+    assert!(
+        err.contains("version conflict for six") && err.contains("six 1.16.0 was chosen"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,7 +170,10 @@ with zipfile.ZipFile(path, "w") as z:
         lines = [l.replace(l.split(",")[1], "sha256=AAAA") if l.startswith("evil.py,") else l for l in lines]
     z.writestr("evil-1.0.dist-info/RECORD", "\n".join(lines) + "\n")
 "#;
-    let files: Vec<(String, String)> = files.iter().map(|(n, b)| (n.to_string(), String::from_utf8_lossy(b).into_owned())).collect();
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, b)| (n.to_string(), String::from_utf8_lossy(b).into_owned()))
+        .collect();
     let out = Command::new("python3")
         .args(["-c", script])
         .arg(path)
@@ -164,12 +196,20 @@ fn bad_wheels_are_refused_and_leave_nothing() {
     s.index.index = None;
     s.index.find_links = vec![links.to_string_lossy().into_owned()];
 
-    write_wheel(&wheel, &[("evil-1.0.dist-info/METADATA", META), ("../../escape.py", b"x = 1\n")], None);
+    write_wheel(
+        &wheel,
+        &[("evil-1.0.dist-info/METADATA", META), ("../../escape.py", b"x = 1\n")],
+        None,
+    );
     let err = python::install(&["evil".into()], &s).unwrap_err();
     assert!(err.contains("outside the installation directory"), "{err}");
     assert!(!dir.path().join("escape.py").exists());
 
-    write_wheel(&wheel, &[("evil-1.0.dist-info/METADATA", META), ("evil.py", b"x = 1\n")], Some("corrupt"));
+    write_wheel(
+        &wheel,
+        &[("evil-1.0.dist-info/METADATA", META), ("evil.py", b"x = 1\n")],
+        Some("corrupt"),
+    );
     let err = python::install(&["evil".into()], &s).unwrap_err();
     assert!(err.contains("does not match its RECORD hash"), "{err}");
 
@@ -178,7 +218,12 @@ fn bad_wheels_are_refused_and_leave_nothing() {
     assert!(err.contains("evil-1.0-py3-none-any.whl"), "{err}");
 
     let leftovers: Vec<String> = std::fs::read_dir(&store)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with(".locks")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".locks"))
+                .collect()
+        })
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "half-installed: {leftovers:?}");
 }

@@ -12,7 +12,10 @@ fn run_fixture(name: &str) -> Result<(), String> {
     let dir = support::repo_root().join("tests/fixtures/denials").join(name);
     let b = TestBuildout::with_recipes();
     let root = b.root.to_string_lossy().into_owned();
-    b.write("buildout.cfg", &std::fs::read_to_string(dir.join("buildout.cfg")).unwrap().replace("{root}", &root));
+    b.write(
+        "buildout.cfg",
+        &std::fs::read_to_string(dir.join("buildout.cfg")).unwrap().replace("{root}", &root),
+    );
     std::os::unix::fs::symlink("/etc/hostname", b.root.join("link-out")).unwrap();
     let extra = std::fs::read_to_string(dir.join("args")).unwrap();
     let mut args = vec!["-U", "build"];
@@ -25,7 +28,11 @@ fn run_fixture(name: &str) -> Result<(), String> {
     if got.code != 1 {
         problems.push(format!("exit {} (want 1)", got.code));
     }
-    for line in std::fs::read_to_string(dir.join("expected-error.txt")).unwrap().lines().filter(|l| !l.is_empty()) {
+    for line in std::fs::read_to_string(dir.join("expected-error.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
         if !got.stderr.contains(line) {
             problems.push(format!("stderr lacks {line:?}"));
         }
@@ -44,7 +51,11 @@ fn run_fixture(name: &str) -> Result<(), String> {
     if std::path::Path::new("/tmp/bo-sandbox-escape.txt").exists() {
         problems.push("/tmp/bo-sandbox-escape.txt was written".into());
     }
-    if problems.is_empty() { Ok(()) } else { Err(format!("{name}: {}\nstderr: {}", problems.join("; "), got.stderr)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{name}: {}\nstderr: {}", problems.join("; "), got.stderr))
+    }
 }
 
 #[test]
@@ -59,7 +70,13 @@ fn every_denial_fails_closed() {
     names.sort();
     assert!(names.len() >= 15, "fixtures: {names:?}");
     let failures: Vec<String> = names.iter().filter_map(|n| run_fixture(n).err()).collect();
-    assert!(failures.is_empty(), "{} of {} denials did not fail closed:\n{}", failures.len(), names.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} denials did not fail closed:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -69,11 +86,18 @@ fn declared_and_granted_capabilities_work() {
     b.write("buildout.cfg", "[buildout]\nparts = ok bin env\n[ok]\nrecipe = sandbox-probe\n[bin]\nrecipe = sandbox-probe\nattack = write-bin\n[env]\nrecipe = sandbox-probe\nattack = env\nvar = BO_PROBE_VISIBLE\n");
     // The env part reports what it saw as an error; with the grant it sees the value.
     let got = b.bo(&["-U", "build", "--grant", "env:env=BO_PROBE_VISIBLE"]);
-    assert!(got.stderr.contains("environment variable BO_PROBE_VISIBLE is visible: visible"), "{}", got.stderr);
+    assert!(
+        got.stderr.contains("environment variable BO_PROBE_VISIBLE is visible: visible"),
+        "{}",
+        got.stderr
+    );
     assert_eq!(b.read("parts/ok/ok.txt"), "ok");
     assert!(b.root.join("bin/probe").exists(), "declared output bin/ is writable by default");
     // Granted program and host: the call goes through.
-    b.write("buildout.cfg", "[buildout]\nparts = run\n[run]\nrecipe = sandbox-probe\nattack = program\nprogram = true\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = run\n[run]\nrecipe = sandbox-probe\nattack = program\nprogram = true\n",
+    );
     let got = b.bo(&["-U", "build", "--grant", "run:program=true"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
 }
@@ -81,14 +105,26 @@ fn declared_and_granted_capabilities_work() {
 #[test]
 fn a_failed_part_leaves_the_previous_install_usable() {
     let b = TestBuildout::with_recipes();
-    b.write("buildout.cfg", "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = write-bin\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = write-bin\n",
+    );
     assert_eq!(b.bo(&["-U", "build"]).code, 0);
     let state = b.read(".installed.cfg");
-    b.write("buildout.cfg", "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = loop\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = loop\n",
+    );
     let got = b.bo(&["-U", "build", "--recipe-timeout", "1"]);
     assert_eq!(got.code, 1);
     assert_eq!(b.read("parts/a/content.txt"), "one", "the unchanged part stays installed");
     let after = b.read(".installed.cfg");
-    assert!(after.contains("[a]") && !after.contains("attack = loop"), "state file names only what is on disk:\n{after}\nbefore:\n{state}");
-    assert!(!b.root.join("bin/probe").exists(), "the changed part was uninstalled before its failed reinstall");
+    assert!(
+        after.contains("[a]") && !after.contains("attack = loop"),
+        "state file names only what is on disk:\n{after}\nbefore:\n{state}"
+    );
+    assert!(
+        !b.root.join("bin/probe").exists(),
+        "the changed part was uninstalled before its failed reinstall"
+    );
 }

@@ -10,7 +10,10 @@ use support::TestBuildout;
 #[test]
 fn renders_inline_and_file_templates() {
     let b = TestBuildout::new();
-    b.write("templates/message.in", "Top: ${buildout:directory}\nMine: ${greeting}\nKept: $$HOME\n");
+    b.write(
+        "templates/message.in",
+        "Top: ${buildout:directory}\nMine: ${greeting}\nKept: $$HOME\n",
+    );
     b.write(
         "buildout.cfg",
         "[buildout]\nparts = message inline\n\n[message]\nrecipe = collective.recipe.template\ninput = templates/message.in\noutput = ${buildout:directory}/etc/deep/message.txt\ngreeting = Hello, World!\nmode = 640\n\n[inline]\nrecipe = collective.recipe.template\ninline =\n    #!/bin/sh\n    echo ${message:greeting}\noutput = ${buildout:bin-directory}/hello\nmode = 755\n",
@@ -18,7 +21,10 @@ fn renders_inline_and_file_templates() {
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     let root = b.root.to_string_lossy().into_owned();
-    assert_eq!(b.read("etc/deep/message.txt"), format!("Top: {root}\nMine: Hello, World!\nKept: $$HOME\n"));
+    assert_eq!(
+        b.read("etc/deep/message.txt"),
+        format!("Top: {root}\nMine: Hello, World!\nKept: $$HOME\n")
+    );
     assert_eq!(b.read("bin/hello"), "#!/bin/sh\necho Hello, World!");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(b.root.join("bin/hello")).unwrap().permissions().mode() & 0o777;
@@ -38,7 +44,10 @@ fn renders_inline_and_file_templates() {
 #[test]
 fn output_outside_the_buildout_is_denied() {
     let b = TestBuildout::new();
-    b.write("buildout.cfg", "[buildout]\nparts = t\n[t]\nrecipe = collective.recipe.template\ninline = x\noutput = /tmp/bo-template-escape/out.txt\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = t\n[t]\nrecipe = collective.recipe.template\ninline = x\noutput = /tmp/bo-template-escape/out.txt\n",
+    );
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 1);
     assert!(got.stderr.contains("part t (recipe collective.recipe.template) was denied outside \"/tmp/bo-template-escape\": grant it with `--grant t:outside=/tmp/bo-template-escape`"), "{}", got.stderr);

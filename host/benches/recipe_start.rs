@@ -39,7 +39,12 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundled-recipes/wasm32-wasip2/release");
     let cache = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("build bo first (it builds the recipes)").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("build bo first (it builds the recipes)")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
     files.sort();
     println!("| recipe | size | first load (compile) | runtime setup | warm load (precompiled) | call: instantiate + init |");
     println!("|---|---|---|---|---|---|");
@@ -47,7 +52,10 @@ fn main() {
         let bytes = std::fs::read(&file).unwrap();
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         let start = Instant::now();
-        Runtime::new(cache.path().into(), Limits::default()).unwrap().load(&name, &bytes).unwrap();
+        Runtime::new(cache.path().into(), Limits::default())
+            .unwrap()
+            .load(&name, &bytes)
+            .unwrap();
         let compile = start.elapsed();
         let (mut setups, mut loads, mut calls) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..20 {
@@ -57,7 +65,11 @@ fn main() {
             let t = Instant::now();
             let recipe = runtime.load(&name, &bytes).unwrap();
             loads.push(t.elapsed());
-            let layout = Layout { directory: scratch.path().into(), parts_directory: scratch.path().join("parts"), bin_directory: scratch.path().join("bin") };
+            let layout = Layout {
+                directory: scratch.path().into(),
+                parts_directory: scratch.path().join("parts"),
+                bin_directory: scratch.path().join("bin"),
+            };
             let mut grant = PartGrant::new("p", &name, &Declared::default(), &UserGrants::default(), &layout).unwrap();
             grant.write.clear();
             let services: Arc<dyn HostServices> = Arc::new(Quiet);

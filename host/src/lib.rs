@@ -4,7 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod net;
-pub mod runtime;
+pub mod oci;
 pub mod plan;
 pub mod python;
-pub mod oci;
+pub mod runtime;

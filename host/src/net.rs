@@ -23,12 +23,18 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
 
 /// GETs `url` and returns the body; any status but 200 is an error naming the URL.
 pub fn get(url: &str) -> Result<Vec<u8>, String> {
-    let response = client()?.get(url).send().map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
+    let response = client()?
+        .get(url)
+        .send()
+        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("cannot download {url}: HTTP {status}"));
     }
-    response.bytes().map(|b| b.to_vec()).map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
+    response
+        .bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -67,7 +67,13 @@ impl Manifest {
         Manifest {
             names: vec![name.to_string()],
             description: description.to_string(),
-            capabilities: Capabilities { writes: vec![], outside: vec![], hosts: vec![], programs: vec![], env: vec![] },
+            capabilities: Capabilities {
+                writes: vec![],
+                outside: vec![],
+                hosts: vec![],
+                programs: vec![],
+                env: vec![],
+            },
             has_update: false,
         }
     }
@@ -117,7 +123,9 @@ pub struct Options {
 
 impl Options {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Options {
-        Options { values: pairs.into_iter().collect() }
+        Options {
+            values: pairs.into_iter().collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -146,7 +154,9 @@ impl Options {
 
     /// Non-empty lines, trimmed.
     pub fn get_lines(&self, name: &str) -> Vec<String> {
-        self.get(name).map(|v| v.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()).unwrap_or_default()
+        self.get(name)
+            .map(|v| v.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
     }
 
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
@@ -159,7 +169,11 @@ impl Options {
 
     /// Options added or changed since `before` (what `init` reports to bo).
     pub fn changes_since(&self, before: &Options) -> Vec<(String, String)> {
-        self.values.iter().filter(|(k, v)| before.values.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.values
+            .iter()
+            .filter(|(k, v)| before.values.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -240,8 +254,8 @@ macro_rules! export_recipe {
 
 /// Lines for the build log (prefixed with the part's name by bo).
 pub mod log {
-    use super::bindings::bo::recipe::host;
     use super::Level;
+    use super::bindings::bo::recipe::host;
 
     pub fn debug(message: &str) {
         host::log(Level::Debug, message);
@@ -319,7 +333,10 @@ impl Run {
         let program = self.request.program.clone();
         let output = self.output()?;
         if output.status != 0 {
-            return Err(format!("{program} exited with status {}:\n{}{}", output.status, output.stdout, output.stderr));
+            return Err(format!(
+                "{program} exited with status {}:\n{}{}",
+                output.status, output.stdout, output.stderr
+            ));
         }
         Ok(output)
     }

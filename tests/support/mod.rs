@@ -26,7 +26,10 @@ pub fn guest_recipes() -> &'static Path {
             .arg(&target_dir)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building example recipes failed (is the wasm32-wasip2 target installed?)");
+        assert!(
+            status.success(),
+            "building example recipes failed (is the wasm32-wasip2 target installed?)"
+        );
         let built = target_dir.join("wasm32-wasip2/release");
         // Components are named by crate (tinyrecipe_noop.wasm); bo looks recipes up
         // by project name (tinyrecipe-noop.wasm), so link them under that name.
@@ -66,7 +69,12 @@ impl TestBuildout {
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("home")).unwrap();
         let recipe_path = root.join("no-recipes");
-        TestBuildout { _dir: dir, root, recipe_path, env: Vec::new() }
+        TestBuildout {
+            _dir: dir,
+            root,
+            recipe_path,
+            env: Vec::new(),
+        }
     }
 
     /// A buildout whose `BO_RECIPE_PATH` holds the example recipes.
@@ -100,7 +108,11 @@ impl TestBuildout {
             .expect("bo runs");
         let root = self.root.to_string_lossy().into_owned();
         let norm = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "{root}");
-        Outcome { code: out.status.code().unwrap_or(-1), stdout: norm(&out.stdout), stderr: norm(&out.stderr) }
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: norm(&out.stdout),
+            stderr: norm(&out.stderr),
+        }
     }
 }
 
@@ -114,7 +126,14 @@ pub struct PythonTools {
 }
 
 /// The wheels the tests use (downloaded once, then cached).
-pub const TEST_WHEELS: &[&str] = &["six==1.16.0", "six==1.17.0", "python-dateutil==2.9.0.post0", "attrs==25.3.0", "idna==3.10", "pyflakes==3.2.0"];
+pub const TEST_WHEELS: &[&str] = &[
+    "six==1.16.0",
+    "six==1.17.0",
+    "python-dateutil==2.9.0.post0",
+    "attrs==25.3.0",
+    "idna==3.10",
+    "pyflakes==3.2.0",
+];
 
 pub fn python_tools() -> &'static PythonTools {
     static TOOLS: OnceLock<PythonTools> = OnceLock::new();
@@ -168,8 +187,15 @@ fn free_port() -> u16 {
 /// Starts a server that stops when this test process exits (a watcher shell kills
 /// it once our pid is gone), and waits until `ready` answers.
 fn start_server(command: &str, ready: &str) {
-    let script = format!("{command} >/dev/null 2>&1 & S=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $S", pid = std::process::id());
-    Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().expect("sh runs");
+    let script = format!(
+        "{command} >/dev/null 2>&1 & S=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $S",
+        pid = std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("sh runs");
     for _ in 0..200 {
         if let Ok(out) = Command::new("curl").args(["-fsS", "-o", "/dev/null", ready]).output()
             && out.status.success()
@@ -188,7 +214,10 @@ pub fn json_index() -> &'static str {
         let tools = python_tools();
         let port = free_port();
         let server = tools.venv.join("bin/simple-repository-server");
-        start_server(&format!("{} --host 127.0.0.1 --port {port} {}", server.display(), tools.index_tree.display()), &format!("http://127.0.0.1:{port}/simple/"));
+        start_server(
+            &format!("{} --host 127.0.0.1 --port {port} {}", server.display(), tools.index_tree.display()),
+            &format!("http://127.0.0.1:{port}/simple/"),
+        );
         format!("http://127.0.0.1:{port}/simple/")
     })
 }
@@ -201,7 +230,11 @@ pub fn html_index() -> &'static str {
         let port = free_port();
         let server = tools.venv.join("bin/pypi-server");
         start_server(
-            &format!("{} run -i 127.0.0.1 -p {port} -a . -P . --disable-fallback {}", server.display(), tools.wheels.display()),
+            &format!(
+                "{} run -i 127.0.0.1 -p {port} -a . -P . --disable-fallback {}",
+                server.display(),
+                tools.wheels.display()
+            ),
             &format!("http://127.0.0.1:{port}/health"),
         );
         format!("http://127.0.0.1:{port}/simple/")
@@ -239,31 +272,55 @@ pub fn registry(kind: RegistryKind) -> Registry {
     let mut ca = None;
     if kind == RegistryKind::BasicAuth {
         sh("htpasswd -Bbn tester secret > htpasswd");
-        config.push_str(&format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", root.join("htpasswd").display()));
+        config.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+            root.join("htpasswd").display()
+        ));
     }
     if kind == RegistryKind::Tls {
-        sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null \
+        sh(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null \
             && openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr 2>/dev/null \
             && printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\nsubjectAltName=IP:127.0.0.1,DNS:localhost\\n' > leaf.ext \
-            && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile leaf.ext -out cert.pem 2>/dev/null");
-        config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", root.join("cert.pem").display(), root.join("key.pem").display()));
+            && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile leaf.ext -out cert.pem 2>/dev/null",
+        );
+        config.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            root.join("cert.pem").display(),
+            root.join("key.pem").display()
+        ));
         ca = Some(root.join("ca.pem"));
     }
     std::fs::write(root.join("registry.yml"), config).unwrap();
-    let (scheme, extra) = if kind == RegistryKind::Tls { ("https", format!("--cacert {}", root.join("ca.pem").display())) } else { ("http", String::new()) };
+    let (scheme, extra) = if kind == RegistryKind::Tls {
+        ("https", format!("--cacert {}", root.join("ca.pem").display()))
+    } else {
+        ("http", String::new())
+    };
     // A 401 still means the registry is up.
     let script = format!(
         "docker-registry serve {cfg} >/dev/null 2>&1 & S=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $S",
         cfg = root.join("registry.yml").display(),
         pid = std::process::id()
     );
-    Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().unwrap();
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let url = format!("{scheme}://127.0.0.1:{port}/v2/");
     for _ in 0..200 {
-        let out = Command::new("sh").args(["-c", &format!("curl -s -o /dev/null -w '%{{http_code}}' {extra} {url}")]).output().unwrap();
+        let out = Command::new("sh")
+            .args(["-c", &format!("curl -s -o /dev/null -w '%{{http_code}}' {extra} {url}")])
+            .output()
+            .unwrap();
         let code = String::from_utf8_lossy(&out.stdout).to_string();
         if code == "200" || code == "401" {
-            return Registry { address: format!("127.0.0.1:{port}"), ca, _dir: dir };
+            return Registry {
+                address: format!("127.0.0.1:{port}"),
+                ca,
+                _dir: dir,
+            };
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

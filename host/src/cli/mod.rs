@@ -139,7 +139,12 @@ impl RegistryArgs {
 
 impl SandboxArgs {
     fn build_options(&self, only: &[String], quiet: bool) -> Result<crate::plan::BuildOptions, String> {
-        let grants = self.grants.iter().map(|g| g.parse()).collect::<Result<Vec<_>, String>>().map_err(|e| format!("error: {e}"))?;
+        let grants = self
+            .grants
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| format!("error: {e}"))?;
         Ok(crate::plan::BuildOptions {
             only: only.to_vec(),
             grants: crate::runtime::grants::UserGrants { grants },
@@ -151,7 +156,9 @@ impl SandboxArgs {
             cache_dir: crate::runtime::cache::default_cache_dir(),
             quiet,
             oci: self.registry.options(false),
-            jobs: self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            jobs: self
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
             lock_mode: if self.frozen {
                 crate::plan::recipes::LockMode::Frozen
             } else if self.locked {
@@ -165,7 +172,16 @@ impl SandboxArgs {
 
 /// Flags whose value is the next word (so a value like `a:env=X` is not taken for
 /// an assignment).
-const VALUE_FLAGS: &[&str] = &["-c", "-t", "-j", "--jobs", "--grant", "--recipe-timeout", "--recipe-memory", "--ca-file"];
+const VALUE_FLAGS: &[&str] = &[
+    "-c",
+    "-t",
+    "-j",
+    "--jobs",
+    "--grant",
+    "--recipe-timeout",
+    "--recipe-memory",
+    "--ca-file",
+];
 
 /// Splits Buildout-style assignments (`section:option=value`) out of the arguments:
 /// words with `=` that are neither flags nor flag values, before the command or
@@ -261,7 +277,10 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
-            let word = e.get(clap::error::ContextKind::InvalidSubcommand).map(|v| v.to_string()).unwrap_or_default();
+            let word = e
+                .get(clap::error::ContextKind::InvalidSubcommand)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             eprintln!("error: invalid command: {word}");
             return 1;
         }

@@ -60,7 +60,8 @@ pub enum RecipeCommand {
 }
 
 fn runtime() -> Result<Runtime, String> {
-    Runtime::new(crate::runtime::cache::default_cache_dir(), Limits::default()).map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
+    Runtime::new(crate::runtime::cache::default_cache_dir(), Limits::default())
+        .map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
 }
 
 const TEMPLATE_LIB: &str = r#"//! RECIPE: a bo recipe. Writes `greeting` into parts/<part>/greeting.txt.
@@ -114,7 +115,9 @@ fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
         Some(path) => path.clone(),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes-sdk"),
     };
-    let sdk = sdk.canonicalize().map_err(|_| format!("recipe SDK not found at {}; give its directory with --sdk", sdk.display()))?;
+    let sdk = sdk
+        .canonicalize()
+        .map_err(|_| format!("recipe SDK not found at {}; give its directory with --sdk", sdk.display()))?;
     std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nbo-recipe-sdk = {{ path = \"{}\" }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\n\n# A workspace of its own.\n[workspace]\n",
@@ -124,7 +127,10 @@ fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
     std::fs::write(dir.join("src/lib.rs"), TEMPLATE_LIB.replace("RECIPE", name)).map_err(|e| e.to_string())?;
     std::fs::write(dir.join(".gitignore"), "target/\n").map_err(|e| e.to_string())?;
     println!("created recipe {name} in {}", dir.display());
-    println!("build it with `bo recipe build {name}`; use it with `recipe = {name}/target/wasm32-wasip2/release/{}.wasm`", name.replace('-', "_"));
+    println!(
+        "build it with `bo recipe build {name}`; use it with `recipe = {name}/target/wasm32-wasip2/release/{}.wasm`",
+        name.replace('-', "_")
+    );
     Ok(())
 }
 
@@ -132,7 +138,12 @@ fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: no Cargo.toml: {e}", dir.display()))?;
     let name = manifest
         .lines()
-        .find_map(|l| l.trim().strip_prefix("name").and_then(|r| r.trim().strip_prefix('=')).map(|v| v.trim().trim_matches('"').to_string()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("name")
+                .and_then(|r| r.trim().strip_prefix('='))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        })
         .ok_or("Cargo.toml has no package name")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
@@ -143,7 +154,9 @@ fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
     if !status.success() {
         return Err("cargo build failed (is the target installed? `rustup target add wasm32-wasip2`)".into());
     }
-    let output = dir.join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
+    let output = dir
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
     let bytes = crate::oci::read_component(&output)?;
     let loaded = runtime()?.load(&name, &bytes).map_err(|e| e.to_string())?;
     println!("built {} ({} bytes, {})", output.display(), bytes.len(), loaded.digest);
@@ -169,19 +182,34 @@ pub fn run(command: &RecipeCommand) -> Result<(), String> {
             println!("pushed {reference}@{digest}");
             Ok(())
         }
-        RecipeCommand::Pull { reference, output, registry } => {
+        RecipeCommand::Pull {
+            reference,
+            output,
+            registry,
+        } => {
             let pulled = crate::oci::pull(reference, &registry.options(false))?;
             if let Some(output) = output {
                 std::fs::copy(&pulled.component, output).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             }
-            println!("pulled {}@{} ({} bytes)", reference.trim_start_matches("oci://"), pulled.manifest_digest, pulled.size);
+            println!(
+                "pulled {}@{} ({} bytes)",
+                reference.trim_start_matches("oci://"),
+                pulled.manifest_digest,
+                pulled.size
+            );
             Ok(())
         }
         RecipeCommand::Inspect { reference, registry } => {
             let (digest, size, config) = if reference.ends_with(".wasm") && std::path::Path::new(reference).is_file() {
                 let bytes = crate::oci::read_component(std::path::Path::new(reference))?;
                 let loaded = runtime()?.load(reference, &bytes).map_err(|e| e.to_string())?;
-                let config = crate::oci::wasm_config(&bytes, crate::runtime::WORLD, loaded.exports.clone(), loaded.imports.clone(), loaded.manifest_json());
+                let config = crate::oci::wasm_config(
+                    &bytes,
+                    crate::runtime::WORLD,
+                    loaded.exports.clone(),
+                    loaded.imports.clone(),
+                    loaded.manifest_json(),
+                );
                 (crate::oci::sha256_digest(&bytes), bytes.len() as u64, config)
             } else {
                 let pulled = crate::oci::pull(reference, &registry.options(false))?;
@@ -194,10 +222,20 @@ pub fn run(command: &RecipeCommand) -> Result<(), String> {
             println!("world:        {}", config["component"]["target"].as_str().unwrap_or("(unknown)"));
             println!("names:        {}", bo["names"]);
             println!("description:  {}", bo["description"].as_str().unwrap_or(""));
-            println!("capabilities: {}", serde_json::to_string_pretty(&bo["capabilities"]).unwrap_or_default().replace('\n', "\n              "));
+            println!(
+                "capabilities: {}",
+                serde_json::to_string_pretty(&bo["capabilities"])
+                    .unwrap_or_default()
+                    .replace('\n', "\n              ")
+            );
             Ok(())
         }
-        RecipeCommand::Login { registry, username, password_stdin, password } => {
+        RecipeCommand::Login {
+            registry,
+            username,
+            password_stdin,
+            password,
+        } => {
             let password = match (password, password_stdin) {
                 (Some(p), false) => p.clone(),
                 (None, true) => {

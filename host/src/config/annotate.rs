@@ -60,7 +60,11 @@ fn key_and_value(out: &mut String, key: &str, value: &Annotated) {
 
 fn source_for_human(origin: &Origin, basedir: &str) -> String {
     let label = origin.label();
-    if label.starts_with(basedir) { relative_to(label, basedir) } else { label.to_string() }
+    if label.starts_with(basedir) {
+        relative_to(label, basedir)
+    } else {
+        label.to_string()
+    }
 }
 
 /// The history back to the last plain assignment, oldest first.

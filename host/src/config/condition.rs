@@ -7,115 +7,11 @@
 //! else is a clear error naming the unsupported piece.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::str::FromStr;
 
-use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree};
+use pep508_rs::MarkerTree;
 
-/// Facts about the target interpreter and platform that conditions can test.
-#[derive(Debug, Clone)]
-pub struct TargetEnv {
-    pub python_version: (u32, u32, u32),
-    pub implementation: String,
-    pub sys_platform: String,
-    pub os_name: String,
-    pub platform_system: String,
-    pub platform_machine: String,
-    pub platform_release: String,
-    pub platform_version: String,
-    pub pointer_bits: u32,
-    pub little_endian: bool,
-    /// The C library's version where it is glibc (for manylinux wheel tags).
-    pub glibc: Option<(u32, u32)>,
-}
-
-impl TargetEnv {
-    /// Asks the interpreter (`BO_PYTHON`, else `python3` on PATH) for its facts;
-    /// falls back to bo's own platform with Python 3.11 if none can be run.
-    pub fn probe() -> TargetEnv {
-        let python = std::env::var("BO_PYTHON").unwrap_or_else(|_| "python3".to_string());
-        TargetEnv::probe_python(&python).unwrap_or_else(TargetEnv::native)
-    }
-
-    /// Asks `python` for its facts; `None` if it cannot be run.
-    pub fn probe_python(python: &str) -> Option<TargetEnv> {
-        let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
-            platform.python_implementation(),sys.platform,os.name,platform.system(),\
-            platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version())";
-        let output = Command::new(python).args(["-c", script]).output();
-        if let Ok(out) = output
-            && out.status.success()
-        {
-            let text = String::from_utf8_lossy(&out.stdout);
-            let lines: Vec<&str> = text.lines().collect();
-            if lines.len() >= 11 {
-                let num = |s: &str| s.trim().parse().unwrap_or(0);
-                let glibc = lines[9].strip_prefix("glibc-").and_then(|v| {
-                    let (major, minor) = v.split_once('.')?;
-                    Some((major.parse().ok()?, minor.parse().ok()?))
-                });
-                return Some(TargetEnv {
-                    python_version: (num(lines[0]), num(lines[1]), num(lines[2])),
-                    implementation: lines[3].to_string(),
-                    sys_platform: lines[4].to_string(),
-                    os_name: lines[5].to_string(),
-                    platform_system: lines[6].to_string(),
-                    platform_machine: lines[7].to_string(),
-                    platform_release: lines[8].to_string(),
-                    platform_version: lines[10].to_string(),
-                    pointer_bits: usize::BITS,
-                    little_endian: cfg!(target_endian = "little"),
-                    glibc,
-                });
-            }
-        }
-        None
-    }
-
-    /// bo's own platform, assuming CPython 3.11.
-    pub fn native() -> TargetEnv {
-        let (sys_platform, system) = match std::env::consts::OS {
-            "linux" => ("linux", "Linux"),
-            "macos" => ("darwin", "Darwin"),
-            "windows" => ("win32", "Windows"),
-            other => (other, other),
-        };
-        TargetEnv {
-            python_version: (3, 11, 0),
-            implementation: "CPython".into(),
-            sys_platform: sys_platform.into(),
-            os_name: if cfg!(windows) { "nt" } else { "posix" }.into(),
-            platform_system: system.into(),
-            platform_machine: std::env::consts::ARCH.into(),
-            platform_release: String::new(),
-            platform_version: String::new(),
-            pointer_bits: usize::BITS,
-            little_endian: cfg!(target_endian = "little"),
-            glibc: None,
-        }
-    }
-
-    pub fn marker_environment(&self) -> Option<MarkerEnvironment> {
-        let (major, minor, patch) = self.python_version;
-        let full = format!("{major}.{minor}.{patch}");
-        let short = format!("{major}.{minor}");
-        let implementation_name = self.implementation.to_lowercase();
-        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
-            implementation_name: &implementation_name,
-            implementation_version: &full,
-            os_name: &self.os_name,
-            platform_machine: &self.platform_machine,
-            platform_python_implementation: &self.implementation,
-            platform_release: &self.platform_release,
-            platform_system: &self.platform_system,
-            platform_version: &self.platform_version,
-            python_full_version: &full,
-            python_version: &short,
-            sys_platform: &self.sys_platform,
-        })
-        .ok()
-    }
-}
+pub use super::target::TargetEnv;
 
 /// Evaluates one header condition the way Buildout does: marker first, then Python.
 pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
@@ -140,7 +36,13 @@ pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
         return Ok(marker.evaluate(&menv, &[]));
     }
     let tokens = tokenize(expression)?;
-    let mut parser = Parser { tokens, pos: 0, env, globals: globals(env), depth: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        env,
+        globals: globals(env),
+        depth: 0,
+    };
     let value = parser.expression_list()?;
     if parser.pos != parser.tokens.len() {
         return Err(format!("unexpected {:?} in expression", parser.tokens[parser.pos]));
@@ -154,8 +56,8 @@ fn globals(env: &TargetEnv) -> HashMap<String, Value> {
     g.insert("python2".into(), Value::Bool(major == 2));
     g.insert("python3".into(), Value::Bool(major == 3));
     for v in [
-        "24", "25", "26", "27", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39", "310", "311", "312",
-        "313", "314", "315", "316", "317", "318", "319",
+        "24", "25", "26", "27", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39", "310", "311", "312", "313", "314", "315",
+        "316", "317", "318", "319",
     ] {
         g.insert(format!("python{v}"), Value::Bool(format!("{major}{minor}") == v));
     }
@@ -564,7 +466,10 @@ impl Parser<'_> {
         let env = self.env;
         let (major, minor, micro) = env.python_version;
         let Value::Module(module) = value else {
-            return Err(format!("'{}' object has no attribute '{attr}' (not supported by bo)", value.type_name()));
+            return Err(format!(
+                "'{}' object has no attribute '{attr}' (not supported by bo)",
+                value.type_name()
+            ));
         };
         let s = |v: &str| Ok(Value::Str(v.to_string()));
         match (module.as_str(), attr) {
@@ -615,7 +520,11 @@ impl Parser<'_> {
                 other => return Err(format!("str() of {} is not supported by bo", other.type_name())),
             })),
             "int" => match one()? {
-                Value::Str(s) => s.trim().parse().map(Value::Int).map_err(|_| format!("invalid literal for int(): '{s}'")),
+                Value::Str(s) => s
+                    .trim()
+                    .parse()
+                    .map(Value::Int)
+                    .map_err(|_| format!("invalid literal for int(): '{s}'")),
                 v => v.as_int().map(Value::Int).ok_or_else(|| "int() argument not supported".into()),
             },
             "len" => match one()? {
@@ -633,11 +542,7 @@ fn int_op(a: &Value, b: &Value, f: fn(i64, i64) -> Option<i64>) -> Result<i64, S
     let (x, y) = (a.as_int(), b.as_int());
     match (x, y) {
         (Some(x), Some(y)) => f(x, y).ok_or_else(|| "arithmetic error".into()),
-        _ => Err(format!(
-            "unsupported operand types: '{}' and '{}'",
-            a.type_name(),
-            b.type_name()
-        )),
+        _ => Err(format!("unsupported operand types: '{}' and '{}'", a.type_name(), b.type_name())),
     }
 }
 
@@ -645,7 +550,11 @@ fn subscript(value: &Value, index: &Value) -> Eval {
     let i = index.as_int().ok_or("indices must be integers")?;
     let pick = |len: usize| -> Result<usize, String> {
         let idx = if i < 0 { len as i64 + i } else { i };
-        if idx < 0 || idx as usize >= len { Err("index out of range".into()) } else { Ok(idx as usize) }
+        if idx < 0 || idx as usize >= len {
+            Err("index out of range".into())
+        } else {
+            Ok(idx as usize)
+        }
     };
     match value {
         Value::Tuple(t) => Ok(t[pick(t.len())?].clone()),

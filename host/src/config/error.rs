@@ -59,12 +59,10 @@ pub enum ConfigErrorKind {
     InvalidBool { name: String, value: String },
     #[error("Invalid logging level {0}")]
     InvalidLogLevel(String),
-    #[error("Setting \"{name}\" to a non absolute location (\"{value}\") within a\nremote configuration file (\"{source_url}\") is ambiguous.")]
-    AmbiguousRemoteDirectory {
-        name: String,
-        value: String,
-        source_url: String,
-    },
+    #[error(
+        "Setting \"{name}\" to a non absolute location (\"{value}\") within a\nremote configuration file (\"{source_url}\") is ambiguous."
+    )]
+    AmbiguousRemoteDirectory { name: String, value: String, source_url: String },
     #[error("versions = {0}, but there is no [{0}] section")]
     MissingVersionsSection(String),
     #[error("{0}")]
@@ -85,7 +83,10 @@ impl ConfigError {
     }
 
     pub fn with_doing(kind: ConfigErrorKind, doing: &[String]) -> Self {
-        ConfigError { kind, doing: doing.to_vec() }
+        ConfigError {
+            kind,
+            doing: doing.to_vec(),
+        }
     }
 
     /// Buildout's two-part report: the `While:` stack, then the message.
@@ -120,10 +121,7 @@ impl From<ConfigErrorKind> for ConfigError {
 }
 
 fn render_bad_lines(file: &str, lines: &[BadLine]) -> String {
-    lines
-        .iter()
-        .map(|l| format!("\n  {file}:{}: {:?}", l.line, l.text))
-        .collect()
+    lines.iter().map(|l| format!("\n  {file}:{}: {:?}", l.line, l.text)).collect()
 }
 
 fn render_stack(stack: &[String]) -> String {

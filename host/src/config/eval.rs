@@ -48,7 +48,14 @@ const MAX_DEPTH: usize = 400;
 
 impl<'c> Evaluator<'c> {
     pub fn new(raw: &'c RawConfig) -> Self {
-        Evaluator { raw, sections: HashMap::new(), doing: Vec::new(), parts: Vec::new(), references: HashMap::new(), recipe_hook: None }
+        Evaluator {
+            raw,
+            sections: HashMap::new(),
+            doing: Vec::new(),
+            parts: Vec::new(),
+            references: HashMap::new(),
+            recipe_hook: None,
+        }
     }
 
     pub fn with_recipe_hook(mut self, hook: Box<RecipeHook<'c>>) -> Self {
@@ -92,7 +99,13 @@ impl<'c> Evaluator<'c> {
             let Some(raw) = ev.raw.get(name) else {
                 return Err(ev.error(ConfigErrorKind::MissingSection(name.to_string())));
             };
-            ev.sections.insert(name.to_string(), SectionState { raw: raw.clone(), ..Default::default() });
+            ev.sections.insert(
+                name.to_string(),
+                SectionState {
+                    raw: raw.clone(),
+                    ..Default::default()
+                },
+            );
             ev.initialize(name)
         })
     }
@@ -100,7 +113,11 @@ impl<'c> Evaluator<'c> {
     fn initialize(&mut self, name: &str) -> Result<(), ConfigError> {
         self.doing(format!("Initializing section {name}."), |ev| {
             let raw = ev.sections[name].raw.clone();
-            let raw = if raw.contains_key("<") { ev.expand_macros(name, &raw, &mut Vec::new())? } else { raw };
+            let raw = if raw.contains_key("<") {
+                ev.expand_macros(name, &raw, &mut Vec::new())?
+            } else {
+                raw
+            };
             ev.sections.get_mut(name).unwrap().raw = raw.clone();
             let mut keys: Vec<&String> = raw.keys().collect();
             keys.sort();
@@ -151,7 +168,9 @@ impl<'c> Evaluator<'c> {
                 merged.extend(ev.expand_macros(source, raw, active)?);
             }
             let annotate = |s: &RawSection| -> Section {
-                s.iter().map(|(k, v)| (k.clone(), Annotated::new(v.clone(), Origin::Macro))).collect()
+                s.iter()
+                    .map(|(k, v)| (k.clone(), Annotated::new(v.clone(), Origin::Macro)))
+                    .collect()
             };
             let combined = layers::update_section(&annotate(&merged), &annotate(data));
             let mut result: RawSection = combined.into_iter().map(|(k, v)| (k, v.value)).collect();
@@ -201,14 +220,21 @@ impl<'c> Evaluator<'c> {
             seen.pop();
             Ok(result)
         })?;
-        self.sections.get_mut(section).unwrap().data.insert(option.to_string(), value.clone());
+        self.sections
+            .get_mut(section)
+            .unwrap()
+            .data
+            .insert(option.to_string(), value.clone());
         Ok(Some(value))
     }
 
     /// Like `get`, but a missing option is an error (Buildout's `options[key]`).
     pub fn require(&mut self, section: &str, option: &str) -> Result<String, ConfigError> {
         self.get(section, option, None)?.ok_or_else(|| {
-            self.error(ConfigErrorKind::MissingOption { section: section.to_string(), option: option.to_string() })
+            self.error(ConfigErrorKind::MissingOption {
+                section: section.to_string(),
+                option: option.to_string(),
+            })
         })
     }
 

@@ -6,8 +6,8 @@
 //! user defaults under the first leaf file, `+=` never seeing built-in defaults).
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use indexmap::IndexMap;
 
@@ -24,7 +24,10 @@ pub enum Origin {
     Implicit,
     /// Raw values copied by a macro (`<=`); Buildout records no source for them.
     Macro,
-    File { path: String, line: usize },
+    File {
+        path: String,
+        line: usize,
+    },
 }
 
 impl Origin {
@@ -88,7 +91,11 @@ impl Annotated {
     pub fn new(value: impl Into<String>, origin: Origin) -> Self {
         let value = value.into();
         Annotated {
-            history: vec![HistoryItem { operation: Operation::Set, value: value.clone(), origin }],
+            history: vec![HistoryItem {
+                operation: Operation::Set,
+                value: value.clone(),
+                origin,
+            }],
             value,
         }
     }
@@ -114,19 +121,31 @@ impl Annotated {
     pub fn set_directory(&mut self, value: String) {
         let origin = self.origin().clone();
         self.value = value.clone();
-        self.history.push(HistoryItem { operation: Operation::Directory, value, origin });
+        self.history.push(HistoryItem {
+            operation: Operation::Directory,
+            value,
+            origin,
+        });
     }
 
     fn add(&mut self, added: &str, origin: Origin) {
         self.value = format!("{}\n{}", self.value, added);
-        self.history.push(HistoryItem { operation: Operation::Add, value: added.to_string(), origin });
+        self.history.push(HistoryItem {
+            operation: Operation::Add,
+            value: added.to_string(),
+            origin,
+        });
     }
 
     fn remove(&mut self, removed: &str, origin: Origin) {
         let removed_lines: Vec<&str> = removed.split('\n').collect();
         let kept: Vec<&str> = self.value.split('\n').filter(|line| !removed_lines.contains(line)).collect();
         self.value = kept.join("\n");
-        self.history.push(HistoryItem { operation: Operation::Remove, value: removed.to_string(), origin });
+        self.history.push(HistoryItem {
+            operation: Operation::Remove,
+            value: removed.to_string(),
+            origin,
+        });
     }
 }
 
@@ -229,7 +248,18 @@ pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
         .map(|(name, options)| {
             let section = options
                 .into_iter()
-                .map(|(k, v)| (k, Annotated::new(v.value, Origin::File { path: path.to_string(), line: v.line })))
+                .map(|(k, v)| {
+                    (
+                        k,
+                        Annotated::new(
+                            v.value,
+                            Origin::File {
+                                path: path.to_string(),
+                                line: v.line,
+                            },
+                        ),
+                    )
+                })
                 .collect();
             (name, section)
         })
@@ -369,7 +399,13 @@ impl Opener<'_> {
     }
 
     /// Reads and parses a file (or a URL) unless it was already.
-    fn read(&mut self, base: &str, filename: &str, extended_from: Option<&str>, settings: &DownloadSettings) -> Result<(String, Rc<ParsedEntry>), ConfigError> {
+    fn read(
+        &mut self,
+        base: &str,
+        filename: &str,
+        extended_from: Option<&str>,
+        settings: &DownloadSettings,
+    ) -> Result<(String, Rc<ParsedEntry>), ConfigError> {
         let url = if is_url(filename) {
             Some(filename.to_string())
         } else if is_url(base) && !Path::new(filename).is_absolute() {
@@ -413,7 +449,12 @@ impl Opener<'_> {
             }
             None => (None, None),
         };
-        let entry = Rc::new(ParsedEntry { extends, optional_extends, layer: Rc::new(annotate_parsed(parsed, &full_name)), base: new_base });
+        let entry = Rc::new(ParsedEntry {
+            extends,
+            optional_extends,
+            layer: Rc::new(annotate_parsed(parsed, &full_name)),
+            base: new_base,
+        });
         self.parsed.insert(full_name.clone(), entry.clone());
         Ok((full_name, entry))
     }
@@ -432,7 +473,11 @@ impl Opener<'_> {
         let (full_name, entry) = self.read(base, filename, extended_from, &settings)?;
         let key = normalize(&full_name);
         if seen.iter().any(|s| normalize(s) == key) {
-            return Err(ConfigErrorKind::RecursiveInclude { stack: seen.clone(), file: full_name }.into());
+            return Err(ConfigErrorKind::RecursiveInclude {
+                stack: seen.clone(),
+                file: full_name,
+            }
+            .into());
         }
         seen.push(full_name.clone());
         let new_base = entry.base.clone();

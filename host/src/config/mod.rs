@@ -4,7 +4,7 @@
 //! I/O beyond reading config files (and the interpreter probe for conditions).
 //!
 //! - [`parser`]: one file's text to raw sections (Buildout's INI dialect).
-//! - [`condition`]: `[section:expression]` headers.
+//! - [`condition`]: `[section:expression]` headers; [`target`]: the interpreter they test.
 //! - [`layers`]: extends, user defaults, command line; value histories.
 //! - [`eval`]: macros, `${}` substitution, lazy evaluation, part discovery.
 //! - [`annotate`]: `bo annotate` and `bo query` output.
@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod layers;
 pub mod parser;
+pub mod target;
 
 use std::path::{Path, PathBuf};
 
@@ -169,7 +170,11 @@ impl Config {
 
         let mut defaults = Section::new();
         for (name, value) in DEFAULT_OPTIONS {
-            let value = if *name == "executable" { default_executable() } else { value.to_string() };
+            let value = if *name == "executable" {
+                default_executable()
+            } else {
+                value.to_string()
+            };
             defaults.insert(name.to_string(), Annotated::new(value, Origin::Default));
         }
         defaults.insert(
@@ -228,7 +233,11 @@ impl Config {
                 let path = Path::new(name);
                 let dir = path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
                 let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                let dir = if dir.is_empty() { options.cwd.to_string_lossy().into_owned() } else { dir };
+                let dir = if dir.is_empty() {
+                    options.cwd.to_string_lossy().into_owned()
+                } else {
+                    dir
+                };
                 let extra = opener.open_root(&dir, &file, user_defaults.clone()).map_err(with_initializing)?;
                 data = layers::update(&data, &extra);
             }
@@ -301,7 +310,13 @@ impl Config {
             }
         }
 
-        Ok(Config { annotated: data, raw, directory, config_file, notices })
+        Ok(Config {
+            annotated: data,
+            raw,
+            directory,
+            config_file,
+            notices,
+        })
     }
 
     /// Where `section:option` was last set, as `file:line` or a `*_VALUE` label.
@@ -343,7 +358,10 @@ pub fn bool_option(ev: &Evaluator<'_>, value: Option<&str>, name: &str, default:
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(ev.error(ConfigErrorKind::InvalidBool { name: name.to_string(), value: other.to_string() })),
+        Some(other) => Err(ev.error(ConfigErrorKind::InvalidBool {
+            name: name.to_string(),
+            value: other.to_string(),
+        })),
     }
 }
 

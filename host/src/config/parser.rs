@@ -51,11 +51,7 @@ fn is_section_name_char(c: char) -> bool {
 fn parse_header(line: &str) -> Option<Header<'_>> {
     let rest = line.strip_prefix('[')?;
     let body = rest.trim_start_matches(is_py_space);
-    let name_len: usize = body
-        .chars()
-        .take_while(|&c| is_section_name_char(c))
-        .map(char::len_utf8)
-        .sum();
+    let name_len: usize = body.chars().take_while(|&c| is_section_name_char(c)).map(char::len_utf8).sum();
     if name_len == 0 {
         return None;
     }

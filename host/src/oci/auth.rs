@@ -35,7 +35,12 @@ fn from_helper(helper: &str, registry: &str) -> Result<RegistryAuth, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run credential helper {program}: {e}"))?;
-    child.stdin.take().unwrap().write_all(registry.as_bytes()).map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(registry.as_bytes())
+        .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Ok(RegistryAuth::Anonymous);
@@ -43,7 +48,11 @@ fn from_helper(helper: &str, registry: &str) -> Result<RegistryAuth, String> {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("{program}: bad answer: {e}"))?;
     let user = value["Username"].as_str().unwrap_or("").to_string();
     let secret = value["Secret"].as_str().unwrap_or("").to_string();
-    Ok(if user == "<token>" { RegistryAuth::Bearer(secret) } else { RegistryAuth::Basic(user, secret) })
+    Ok(if user == "<token>" {
+        RegistryAuth::Bearer(secret)
+    } else {
+        RegistryAuth::Basic(user, secret)
+    })
 }
 
 /// Credentials for `registry`, or anonymous access.

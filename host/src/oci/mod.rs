@@ -47,7 +47,8 @@ pub struct Pulled {
 /// Parses `[oci://]registry/ns/name[:tag][@sha256:...]`.
 pub fn parse_reference(reference: &str) -> Result<Reference, String> {
     let text = reference.trim().trim_start_matches("oci://");
-    text.parse::<Reference>().map_err(|e| format!("invalid OCI reference {reference:?}: {e}"))
+    text.parse::<Reference>()
+        .map_err(|e| format!("invalid OCI reference {reference:?}: {e}"))
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -56,7 +57,10 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start the network runtime: {e}"))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))
 }
 
 fn client(reference: &Reference, options: &OciOptions) -> Result<Client, String> {
@@ -65,7 +69,9 @@ fn client(reference: &Reference, options: &OciOptions) -> Result<Client, String>
     let mut config = ClientConfig::default();
     if options.insecure {
         if !is_loopback(&registry) {
-            return Err(format!("--insecure is only allowed for registries on 127.0.0.1 or localhost, not {registry}"));
+            return Err(format!(
+                "--insecure is only allowed for registries on 127.0.0.1 or localhost, not {registry}"
+            ));
         }
         config.protocol = ClientProtocol::HttpsExcept(vec![registry.clone()]);
     }
@@ -87,7 +93,9 @@ fn registry_error(reference: &Reference, action: &str, error: oci_client::errors
     let text = error.to_string();
     match &error {
         E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => {
-            format!("registry {registry} refused to {action} {what} (unauthorized): log in with `bo recipe login {registry}` or check the credentials in the docker config")
+            format!(
+                "registry {registry} refused to {action} {what} (unauthorized): log in with `bo recipe login {registry}` or check the credentials in the docker config"
+            )
         }
         E::ImageManifestNotFoundError(_) => format!("registry {registry}: {what} not found"),
         E::ServerError { code: 404, .. } => format!("registry {registry}: {what} not found"),
@@ -97,7 +105,11 @@ fn registry_error(reference: &Reference, action: &str, error: oci_client::errors
         E::DigestError(_) => {
             format!("registry {registry}: {what}: content does not match its digest ({text}); refusing it")
         }
-        _ if text.contains("404") || text.to_lowercase().contains("not found") || text.contains("manifest unknown") || text.contains("name unknown") => {
+        _ if text.contains("404")
+            || text.to_lowercase().contains("not found")
+            || text.contains("manifest unknown")
+            || text.contains("name unknown") =>
+        {
             format!("registry {registry}: {what} not found")
         }
         _ if text.contains("401") || text.to_lowercase().contains("unauthorized") => {
@@ -112,7 +124,13 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 }
 
 /// The wasm OCI config for a component, with bo's recipe manifest under `bo`.
-pub fn wasm_config(component: &[u8], world: &str, exports: Vec<String>, imports: Vec<String>, recipe: serde_json::Value) -> serde_json::Value {
+pub fn wasm_config(
+    component: &[u8],
+    world: &str,
+    exports: Vec<String>,
+    imports: Vec<String>,
+    recipe: serde_json::Value,
+) -> serde_json::Value {
     serde_json::json!({
         "created": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         "architecture": "wasm",
@@ -137,10 +155,15 @@ pub fn push(component: &[u8], config: &serde_json::Value, reference: &str, optio
     runtime()?
         .block_on(async {
             client.store_auth_if_needed(reference.resolve_registry(), &auth).await;
-            for (data, digest) in [(layer.data.clone(), layer.sha256_digest()), (config.data.clone(), config.sha256_digest())] {
+            for (data, digest) in [
+                (layer.data.clone(), layer.sha256_digest()),
+                (config.data.clone(), config.sha256_digest()),
+            ] {
                 client.push_blob(&reference, data, &digest).await?;
             }
-            client.push_manifest_raw(&reference, manifest_bytes.clone(), MANIFEST.parse().unwrap()).await
+            client
+                .push_manifest_raw(&reference, manifest_bytes.clone(), MANIFEST.parse().unwrap())
+                .await
         })
         .map_err(|e| registry_error(&reference, "push", e))?;
     Ok(digest)
@@ -162,8 +185,10 @@ pub fn pull(reference_text: &str, options: &OciOptions) -> Result<Pulled, String
     let auth = auth::credentials(reference.resolve_registry())?;
     let (manifest, digest, config, layer) = runtime()?.block_on(async {
         client.store_auth_if_needed(reference.resolve_registry(), &auth).await;
-        let (manifest, digest, config) =
-            client.pull_manifest_and_config(&reference, &auth).await.map_err(|e| registry_error(&reference, "pull", e))?;
+        let (manifest, digest, config) = client
+            .pull_manifest_and_config(&reference, &auth)
+            .await
+            .map_err(|e| registry_error(&reference, "pull", e))?;
         let layers: Vec<_> = manifest.layers.iter().filter(|l| l.media_type == WASM_LAYER).collect();
         if layers.len() != 1 {
             let types: Vec<&str> = manifest.layers.iter().map(|l| l.media_type.as_str()).collect();
@@ -175,7 +200,10 @@ pub fn pull(reference_text: &str, options: &OciOptions) -> Result<Pulled, String
             ));
         }
         let mut bytes = Vec::new();
-        client.pull_blob(&reference, layers[0], &mut bytes).await.map_err(|e| registry_error(&reference, "pull", e))?;
+        client
+            .pull_blob(&reference, layers[0], &mut bytes)
+            .await
+            .map_err(|e| registry_error(&reference, "pull", e))?;
         Ok::<_, String>((manifest.clone(), digest, config, (layers[0].digest.clone(), bytes)))
     })?;
     let (layer_digest, bytes) = layer;
@@ -189,7 +217,10 @@ pub fn pull(reference_text: &str, options: &OciOptions) -> Result<Pulled, String
     if let Some(want) = reference.digest()
         && want != digest
     {
-        return Err(format!("registry {}: asked for {want}, got manifest {digest}", reference.resolve_registry()));
+        return Err(format!(
+            "registry {}: asked for {want}, got manifest {digest}",
+            reference.resolve_registry()
+        ));
     }
     let config: serde_json::Value = serde_json::from_str(&config).unwrap_or(serde_json::Value::Null);
     store.save(&reference, &digest, &manifest, &config, &layer_digest, &bytes)

@@ -20,7 +20,9 @@ fn hex_of(digest: &str) -> &str {
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 impl Store {
@@ -30,7 +32,11 @@ impl Store {
 
     fn tag_file(&self, reference: &Reference) -> PathBuf {
         let tag = reference.tag().unwrap_or("latest");
-        self.root.join("tags").join(reference.resolve_registry().replace(':', "_")).join(reference.repository()).join(tag)
+        self.root
+            .join("tags")
+            .join(reference.resolve_registry().replace(':', "_"))
+            .join(reference.repository())
+            .join(tag)
     }
 
     fn manifest_dir(&self, digest: &str) -> PathBuf {
@@ -78,8 +84,14 @@ impl Store {
         let blob = self.blob(layer_digest);
         write(&blob, component)?;
         let dir = self.manifest_dir(manifest_digest);
-        write(&dir.join("manifest.json"), &serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?)?;
-        write(&dir.join("config.json"), &serde_json::to_vec_pretty(config).map_err(|e| e.to_string())?)?;
+        write(
+            &dir.join("manifest.json"),
+            &serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?,
+        )?;
+        write(
+            &dir.join("config.json"),
+            &serde_json::to_vec_pretty(config).map_err(|e| e.to_string())?,
+        )?;
         if reference.digest().is_none() {
             write(&self.tag_file(reference), manifest_digest.as_bytes())?;
         }

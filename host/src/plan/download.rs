@@ -45,7 +45,9 @@ pub fn fetch(url: &str, sha256: Option<&str>, md5: Option<&str>, cache: &Path, o
     check_digest(&bytes, sha256, md5, url)?;
     std::fs::create_dir_all(target.parent().unwrap()).map_err(|e| format!("cannot create the download cache: {e}"))?;
     let tmp = target.with_extension(format!("part{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &target)).map_err(|e| format!("cannot store {url}: {e}"))?;
+    std::fs::write(&tmp, &bytes)
+        .and_then(|_| std::fs::rename(&tmp, &target))
+        .map_err(|e| format!("cannot store {url}: {e}"))?;
     Ok(target)
 }
 
@@ -56,7 +58,11 @@ mod tests {
     #[test]
     fn digests_are_checked() {
         assert!(check_digest(b"", None, Some("d41d8cd98f00b204e9800998ecf8427e"), "u").is_ok());
-        assert!(check_digest(b"x", None, Some("d41d8cd98f00b204e9800998ecf8427e"), "u").unwrap_err().contains("md5 mismatch"));
+        assert!(
+            check_digest(b"x", None, Some("d41d8cd98f00b204e9800998ecf8427e"), "u")
+                .unwrap_err()
+                .contains("md5 mismatch")
+        );
         let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert!(check_digest(b"", Some(sha), None, "u").is_ok());
     }

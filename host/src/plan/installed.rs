@@ -52,11 +52,17 @@ impl InstalledState {
             state.buildout.insert("parts".into(), String::new());
             return Ok(state);
         }
-        let err = |message: String| StateError::Read { path: path.to_path_buf(), message };
+        let err = |message: String| StateError::Read {
+            path: path.to_path_buf(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let label = path.to_string_lossy();
         let sections = parser::parse(&text, &label, &mut |_| Ok(true)).map_err(|e| err(e.to_string()))?;
-        let mut state = InstalledState { exists: true, ..Default::default() };
+        let mut state = InstalledState {
+            exists: true,
+            ..Default::default()
+        };
         for (name, options) in sections {
             let decoded: PartOptions = options
                 .into_iter()
@@ -82,7 +88,10 @@ impl InstalledState {
 
     /// Installed part names in install order.
     pub fn part_names(&self) -> Vec<String> {
-        self.buildout.get("parts").map(|p| p.split_whitespace().map(String::from).collect()).unwrap_or_default()
+        self.buildout
+            .get("parts")
+            .map(|p| p.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
     }
 
     /// Rewrites the whole file (Buildout's `_save_installed_options`).
@@ -95,7 +104,10 @@ impl InstalledState {
                 write_section(&mut text, &part, options);
             }
         }
-        write_atomically(path, text.as_bytes()).map_err(|source| StateError::Write { path: path.to_path_buf(), source })
+        write_atomically(path, text.as_bytes()).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Appends `[buildout]` options (Buildout's `_update_installed`): cheap, and
@@ -109,11 +121,16 @@ impl InstalledState {
             .append(true)
             .create(true)
             .open(path)
-            .map_err(|source| StateError::Write { path: path.to_path_buf(), source })?;
+            .map_err(|source| StateError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
         // No fsync: an appended `parts` line only restates the order; the full
         // rewrites (which record paths) go through a synced temporary file.
-        file.write_all(text.as_bytes())
-            .map_err(|source| StateError::Write { path: path.to_path_buf(), source })
+        file.write_all(text.as_bytes()).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

@@ -7,9 +7,11 @@
 //! - [`installed`]: the state file format.
 //! - [`recipes`]: recipe references and the services a build offers recipes.
 //! - [`download`]: downloads through the cache.
+//! - `jobs`: running parts, in parallel where independent, and recording them.
 
 pub mod download;
 pub mod installed;
+mod jobs;
 pub mod recipes;
 
 use std::cell::RefCell;
@@ -21,10 +23,10 @@ use std::sync::{Arc, Mutex};
 use indexmap::IndexMap;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
+use crate::python::lock::Lock;
 use crate::runtime::grants::{Layout, PartGrant, UserGrants};
 use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
 use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
-use crate::python::lock::Lock;
 use recipes::BuildServices;
 
 #[derive(Debug, Clone, Default)]
@@ -64,12 +66,18 @@ impl BuildError {
 
 impl From<ConfigError> for BuildError {
     fn from(e: ConfigError) -> Self {
-        BuildError { doing: e.doing.clone(), message: e.kind.to_string() }
+        BuildError {
+            doing: e.doing.clone(),
+            message: e.kind.to_string(),
+        }
     }
 }
 
 fn fail(doing: &[&str], message: impl Into<String>) -> BuildError {
-    BuildError { doing: doing.iter().map(|s| s.to_string()).collect(), message: message.into() }
+    BuildError {
+        doing: doing.iter().map(|s| s.to_string()).collect(),
+        message: message.into(),
+    }
 }
 
 /// What will happen to a part, and why.
@@ -112,7 +120,11 @@ fn options_list(options: &PartOptions) -> Vec<(String, String)> {
 /// its code (here the component's digest, so any change to the recipe reinstalls).
 fn signature(recipe: &LoadedRecipe) -> String {
     let hex = recipe.digest.trim_start_matches("sha256:");
-    let project = if recipe.name.contains("://") { recipe.name.as_str() } else { recipe.name.split(':').next().unwrap_or(&recipe.name) };
+    let project = if recipe.name.contains("://") {
+        recipe.name.as_str()
+    } else {
+        recipe.name.split(':').next().unwrap_or(&recipe.name)
+    };
     format!("{}-{}", project, &hex[..hex.len().min(16)])
 }
 
@@ -139,13 +151,15 @@ impl Build {
         Box::new(move |ev: &mut Evaluator<'_>, part: &str| {
             let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
             let reference = ev.require(part, "recipe")?;
-            let source = services.resolve_recipe(&reference).map_err(|m| other(ev, format!("part {part}: {m}")))?;
+            let source = services
+                .resolve_recipe(&reference)
+                .map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let bytes = std::fs::read(&source.path).map_err(|e| other(ev, format!("cannot read {}: {e}", source.path.display())))?;
             let recipe = runtime.load(&reference, &bytes).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
             *services.snapshot.lock().unwrap() = ev.snapshot();
-            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &layout)
-                .map_err(|e| other(ev, e.to_string()))?;
+            let mut grant =
+                PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &layout).map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.
             grant.write.clear();
             grant.entry = source.entry.clone();
@@ -208,7 +222,8 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     let mut session = config.evaluate()?;
     let settings = session.settings.clone();
     let runtime = Arc::new(
-        Runtime::new(options.cache_dir.clone(), options.limits.clone()).map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
+        Runtime::new(options.cache_dir.clone(), options.limits.clone())
+            .map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
     );
     let services = Arc::new(BuildServices {
         snapshot: Mutex::new(HashMap::new()),
@@ -259,15 +274,21 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         None => InstalledState::default(),
     };
     if let Some(develop) = ev.get("buildout", "develop", None)?.filter(|d| !d.trim().is_empty()) {
-        eprintln!("warning: develop = {} is not supported by this build of bo yet; ignored", develop.split_whitespace().collect::<Vec<_>>().join(" "));
+        eprintln!(
+            "warning: develop = {} is not supported by this build of bo yet; ignored",
+            develop.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
     }
 
     // Evaluate the parts: each one's section, the sections it references, and the
     // recipe constructors, in Buildout's order.
     let configured = ev.doing(installing.into(), |ev| ev.require("buildout", "parts"))?;
     let configured: Vec<String> = configured.split_whitespace().map(String::from).collect();
-    let (requested, uninstall_missing) =
-        if options.only.is_empty() { (configured, true) } else { (options.only.clone(), false) };
+    let (requested, uninstall_missing) = if options.only.is_empty() {
+        (configured, true)
+    } else {
+        (options.only.clone(), false)
+    };
     ev.doing(installing.into(), |ev| {
         for part in &requested {
             ev.section(part)?;
@@ -309,7 +330,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             None if !uninstall_missing => continue,
             None => "no longer configured".to_string(),
         };
-        actions.push(Action::Uninstall { part: part.clone(), reason });
+        actions.push(Action::Uninstall {
+            part: part.clone(),
+            reason,
+        });
         if dry_run {
             installed_parts.retain(|p| p != part);
             continue;
@@ -319,8 +343,15 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let old = state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
         let (recipe, entry) = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
-        let grant = build.grant(part, &recipe, entry, &old).map_err(|e| fail(&[installing, &doing], e.to_string()))?;
-        let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(&settings.directory)).cloned().collect();
+        let grant = build
+            .grant(part, &recipe, entry, &old)
+            .map_err(|e| fail(&[installing, &doing], e.to_string()))?;
+        let outside: Vec<PathBuf> = grant
+            .write
+            .iter()
+            .filter(|d| !d.starts_with(&settings.directory))
+            .cloned()
+            .collect();
         println!("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
         let list = options_list(&old);
@@ -328,7 +359,11 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             .runtime
             .call(&recipe, grant, build.services.clone(), |r, s| r.call_uninstall(s, part, &list))
             .map_err(|e| fail(&[installing, &doing], e.to_string()))?;
-        remove_recorded(old.get(INSTALLED_PATHS).map(String::as_str).unwrap_or(""), &settings.directory, &outside);
+        remove_recorded(
+            old.get(INSTALLED_PATHS).map(String::as_str).unwrap_or(""),
+            &settings.directory,
+            &outside,
+        );
         installed_parts.retain(|p| p != part);
         state.parts.shift_remove(part);
         state.buildout.insert("parts".into(), installed_parts.join(" "));
@@ -344,7 +379,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             Action::Update { part: part.clone() }
         } else {
             let reason = if state.parts.contains_key(part) { "changed" } else { "new" };
-            Action::Install { part: part.clone(), reason: reason.into() }
+            Action::Install {
+                part: part.clone(),
+                reason: reason.into(),
+            }
         });
     }
     if !dry_run {
@@ -352,11 +390,19 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let mut jobs = Vec::new();
         for part in &install_parts {
             let (recipe, entry) = build.recipes.borrow()[part].clone();
-            let grant = build.grant(part, &recipe, entry, &new_options[part]).map_err(|e| fail(&[installing], e.to_string()))?;
+            let grant = build
+                .grant(part, &recipe, entry, &new_options[part])
+                .map_err(|e| fail(&[installing], e.to_string()))?;
             let dependencies = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
-            jobs.push(Job { part: part.clone(), update: installed_parts.contains(part), recipe, grant, dependencies });
+            jobs.push(jobs::Job {
+                part: part.clone(),
+                update: installed_parts.contains(part),
+                recipe,
+                grant,
+                dependencies,
+            });
         }
-        let mut ctx = Finish {
+        let mut ctx = jobs::Finish {
             settings: &settings,
             state: &mut state,
             state_path: &state_path,
@@ -364,7 +410,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             new_options: &new_options,
             install_order: &install_parts,
         };
-        run_jobs(&build, jobs, options.jobs.max(1), &mut ctx)?;
+        jobs::run_jobs(&build, jobs, options.jobs.max(1), &mut ctx)?;
     }
 
     if !dry_run && options.lock_mode == recipes::LockMode::Update {
@@ -392,7 +438,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             let path = settings.directory.join(versions_file.trim());
             let mut text = String::new();
             if path.exists() {
-                text.push_str(&format!("\n# Added by bo at {}\n", humantime::format_rfc3339_seconds(std::time::SystemTime::now())));
+                text.push_str(&format!(
+                    "\n# Added by bo at {}\n",
+                    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                ));
                 text.push_str(&lines[1..].join("\n"));
             } else {
                 text.push_str(&lines.join("\n"));
@@ -446,232 +495,4 @@ fn warn_unused_buildout_options(ev: &mut Evaluator<'_>, services: &BuildServices
             list.join(", ")
         );
     }
-}
-
-/// One part to install or update.
-struct Job {
-    part: String,
-    update: bool,
-    recipe: Arc<LoadedRecipe>,
-    grant: PartGrant,
-    /// Parts of this run that must be done first.
-    dependencies: Vec<String>,
-}
-
-/// What a finished job needs to be recorded.
-struct Started {
-    job: Job,
-    doing: String,
-    part_dir_existed: bool,
-    /// Entries of the shared output directories before the call, to undo a failure.
-    before: Vec<PathBuf>,
-    /// Output directories the sandbox had to create (outermost new ancestor each):
-    /// they belong to the part.
-    made: Vec<PathBuf>,
-}
-
-/// For each directory, its outermost ancestor that does not exist yet (inside `root`).
-fn missing_ancestors(dirs: &[PathBuf], root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in dirs {
-        let mut top = None;
-        let mut current = dir.as_path();
-        while !current.exists() && current.starts_with(root) && current != root {
-            top = Some(current.to_path_buf());
-            match current.parent() {
-                Some(parent) => current = parent,
-                None => break,
-            }
-        }
-        if let Some(top) = top.filter(|t| !out.contains(t)) {
-            out.push(top);
-        }
-    }
-    out
-}
-
-/// The bookkeeping side of a build: the state file and what is installed.
-struct Finish<'a> {
-    settings: &'a crate::config::BuildoutSettings,
-    state: &'a mut InstalledState,
-    state_path: &'a Option<PathBuf>,
-    installed_parts: &'a mut Vec<String>,
-    new_options: &'a IndexMap<String, PartOptions>,
-    /// This run's parts in Buildout's order; the state file lists them so, whatever
-    /// order parallel jobs finish in.
-    install_order: &'a [String],
-}
-
-/// Runs the jobs, independent ones in parallel: a job starts once the parts it
-/// depends on are done and no running job shares an output directory with it (so a
-/// failure can be undone exactly). Jobs start in Buildout's order, so the log reads
-/// the same; results are recorded on this thread as they finish.
-fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish<'_>) -> Result<(), BuildError> {
-    let mut pending: std::collections::VecDeque<Job> = jobs.into();
-    let mut running: Vec<(String, Vec<PathBuf>)> = Vec::new();
-    let mut done: Vec<String> = Vec::new();
-    let mut failure: Option<BuildError> = None;
-    let (sender, receiver) = std::sync::mpsc::channel::<(Started, Result<Vec<String>, RecipeError>)>();
-    std::thread::scope(|scope| {
-        loop {
-            while failure.is_none() && running.len() < max_parallel {
-                let Some(job) = pending.front() else { break };
-                let ready = job.dependencies.iter().all(|d| done.contains(d));
-                let shared: Vec<&PathBuf> = job.grant.write.iter().skip(1).collect();
-                let clash = running.iter().any(|(_, dirs)| dirs.iter().any(|d| shared.iter().any(|s| d.starts_with(s) || s.starts_with(d))));
-                if !ready || clash {
-                    break;
-                }
-                let job = pending.pop_front().unwrap();
-                let doing = if job.update { format!("Updating {}.", job.part) } else { format!("Installing {}.", job.part) };
-                println!("{doing}");
-                let use_install = !job.update || !job.recipe.manifest.has_update;
-                if job.update && use_install {
-                    println!("The recipe for {} doesn't define an update method. Using its install method.", job.part);
-                }
-                let part_dir = ctx.settings.parts_directory.join(&job.part);
-                let started = Started {
-                    part_dir_existed: part_dir.exists(),
-                    made: missing_ancestors(&job.grant.write[1..], &ctx.settings.directory),
-                    before: list_entries(&job.grant.write[1..]),
-                    doing,
-                    job,
-                };
-                running.push((started.job.part.clone(), started.job.grant.write[1..].to_vec()));
-                let mut options = ctx.new_options[&started.job.part].clone();
-                options.shift_remove(SIGNATURE);
-                let list = options_list(&options);
-                let sender = sender.clone();
-                let services = build.services.clone();
-                let runtime = build.runtime.clone();
-                scope.spawn(move || {
-                    let job = &started.job;
-                    let part = job.part.as_str();
-                    let result = runtime.call(&job.recipe, job.grant.clone(), services, |r, s| {
-                        if use_install { r.call_install(s, part, &list) } else { r.call_update(s, part, &list) }
-                    });
-                    let _ = sender.send((started, result));
-                });
-            }
-            if running.is_empty() {
-                break;
-            }
-            let (started, result) = receiver.recv().expect("a running job reports back");
-            running.retain(|(p, _)| p != &started.job.part);
-            let part = started.job.part.clone();
-            match finish(ctx, started, result) {
-                Ok(()) => done.push(part),
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-/// Records a finished job: checks the paths it returned, undoes a failure, and
-/// writes the state file.
-fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, RecipeError>) -> Result<(), BuildError> {
-    let Started { job, doing, part_dir_existed, before, made } = started;
-    let (part, update, grant) = (&job.part, job.update, &job.grant);
-    let directory = &ctx.settings.directory;
-    let installing = "Installing.";
-    let part_dir = ctx.settings.parts_directory.join(part);
-    let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(directory)).cloned().collect();
-    let paths = result.and_then(|paths| {
-        paths
-            .into_iter()
-            .map(|p| {
-                let abs = crate::config::abspath(directory, Path::new(&p));
-                if grant.may_own(&abs) {
-                    Ok(abs.to_string_lossy().into_owned())
-                } else {
-                    Err(RecipeError::Failed {
-                        part: part.clone(),
-                        recipe: job.recipe.name.clone(),
-                        message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
-                    })
-                }
-            })
-            .collect::<Result<Vec<String>, RecipeError>>()
-    });
-    let mut paths = match paths {
-        Ok(paths) => paths,
-        Err(e) => {
-            // Undo what the failed call created in the directories it could write.
-            if !part_dir_existed || !update {
-                remove_path(&part_dir);
-            }
-            for entry in list_entries(&grant.write[1..]) {
-                if !before.contains(&entry) {
-                    remove_path(&entry);
-                }
-            }
-            for dir in &made {
-                remove_path(dir);
-            }
-            if update {
-                let old_files = ctx.state.parts.get(part).and_then(|o| o.get(INSTALLED_PATHS).cloned()).unwrap_or_default();
-                ctx.installed_parts.retain(|p| p != part);
-                ctx.state.parts.shift_remove(part);
-                remove_recorded(&old_files, directory, &outside);
-                if let Some(path) = ctx.state_path.as_ref().filter(|_| ctx.state.exists) {
-                    let _ = InstalledState::append(path, &[("parts", &ctx.installed_parts.join(" "))]);
-                }
-            }
-            return Err(fail(&[installing, &doing], e.to_string()));
-        }
-    };
-    for dir in made.iter().filter(|d| d.exists()) {
-        let dir = dir.to_string_lossy().into_owned();
-        if !paths.iter().any(|p| Path::new(&dir).starts_with(p)) {
-            paths.push(dir);
-        }
-    }
-    // bo made parts/<part> for the sandbox: keep it only if the recipe used it.
-    let covered = paths.iter().any(|p| part_dir.starts_with(p) || Path::new(p).starts_with(&part_dir));
-    if std::fs::read_dir(&part_dir).map(|mut d| d.next().is_none()).unwrap_or(false) && !covered {
-        let _ = std::fs::remove_dir(&part_dir);
-    } else if part_dir.exists() && !paths.iter().any(|p| part_dir.starts_with(p)) && !update {
-        paths.retain(|p| !Path::new(p).starts_with(&part_dir));
-        paths.push(part_dir.to_string_lossy().into_owned());
-    }
-
-    let mut need_save = true;
-    if update {
-        let old_files: Vec<String> = ctx
-            .state
-            .parts
-            .get(part)
-            .and_then(|o| o.get(INSTALLED_PATHS).cloned())
-            .unwrap_or_default()
-            .split('\n')
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
-        let added: Vec<String> = paths.iter().filter(|p| !old_files.contains(p)).cloned().collect();
-        need_save = !added.is_empty();
-        paths = old_files.into_iter().chain(added).collect();
-    }
-    let mut saved = ctx.new_options[part].clone();
-    saved.insert(INSTALLED_PATHS.into(), paths.join("\n"));
-    ctx.state.parts.insert(part.clone(), saved);
-    ctx.installed_parts.retain(|p| p != part);
-    ctx.installed_parts.push(part.clone());
-    let order = ctx.install_order;
-    ctx.installed_parts.sort_by_key(|p| order.iter().position(|q| q == p).map_or(0, |i| i + 1));
-    ctx.state.buildout.insert("parts".into(), ctx.installed_parts.join(" "));
-    if let Some(path) = ctx.state_path {
-        if need_save || !ctx.state.exists {
-            ctx.state.save(path).map_err(|e| fail(&[installing], e.to_string()))?;
-            ctx.state.exists = true;
-        } else {
-            InstalledState::append(path, &[("parts", &ctx.installed_parts.join(" "))]).map_err(|e| fail(&[installing], e.to_string()))?;
-        }
-    }
-    Ok(())
 }

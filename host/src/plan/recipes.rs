@@ -12,10 +12,10 @@ use indexmap::IndexMap;
 
 use std::collections::BTreeMap;
 
-use crate::python::{self, InstallSettings, Installed};
 use crate::python::index::IndexSettings;
 use crate::python::lock::{Lock, LockedDist, LockedPart};
 use crate::python::resolve::ResolveSettings;
+use crate::python::{self, InstallSettings, Installed};
 use crate::runtime::{HostServices, Level};
 
 /// What changed between a locked and a fresh resolution, for `--locked` errors.
@@ -40,7 +40,11 @@ pub fn lock_difference(old: Option<&LockedPart>, new: &LockedPart) -> String {
             changes.push(format!("-{} {}", o.name, o.version));
         }
     }
-    if changes.is_empty() { "files changed".into() } else { changes.join(", ") }
+    if changes.is_empty() {
+        "files changed".into()
+    } else {
+        changes.join(", ")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +64,11 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
     if reference.ends_with(".wasm") || reference.contains('/') {
         let path = buildout_dir.join(reference);
         return if path.is_file() {
-            Ok(RecipeSource { reference: reference.to_string(), path, entry: None })
+            Ok(RecipeSource {
+                reference: reference.to_string(),
+                path,
+                entry: None,
+            })
         } else {
             Err(format!("recipe {reference}: no component at {}", path.display()))
         };
@@ -82,24 +90,38 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
         }
         files.push((format!("{name}.wasm"), entry.map(String::from)));
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("BO_RECIPE_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("BO_RECIPE_PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     dirs.push(bundled_dir());
     for dir in &dirs {
         for (file, entry) in &files {
             let candidate = dir.join(file);
             if candidate.is_file() {
-                return Ok(RecipeSource { reference: reference.to_string(), path: candidate, entry: entry.clone() });
+                return Ok(RecipeSource {
+                    reference: reference.to_string(),
+                    path: candidate,
+                    entry: entry.clone(),
+                });
             }
         }
     }
     for (file, entry) in &files {
         if let Some(path) = bundled(file.trim_end_matches(".wasm"))? {
-            return Ok(RecipeSource { reference: reference.to_string(), path, entry: entry.clone() });
+            return Ok(RecipeSource {
+                reference: reference.to_string(),
+                path,
+                entry: entry.clone(),
+            });
         }
     }
     let mut looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     looked.push("the recipes built into bo".into());
-    Err(format!("recipe {reference}: no component {} (looked in {})", files[0].0, looked.join(", ")))
+    Err(format!(
+        "recipe {reference}: no component {} (looked in {})",
+        files[0].0,
+        looked.join(", ")
+    ))
 }
 
 /// `oci://reg/ns/name:tag` pinned to a manifest digest.
@@ -122,9 +144,13 @@ fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
     if std::env::var("BO_BUNDLED_RECIPES").is_ok_and(|v| v == "off") {
         return Ok(None);
     }
-    let Some((_, bytes)) = embedded::BUNDLED.iter().find(|(n, _)| *n == name) else { return Ok(None) };
+    let Some((_, bytes)) = embedded::BUNDLED.iter().find(|(n, _)| *n == name) else {
+        return Ok(None);
+    };
     let digest = crate::runtime::cache::digest(bytes);
-    let path = crate::runtime::cache::default_cache_dir().join("bundled").join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
+    let path = crate::runtime::cache::default_cache_dir()
+        .join("bundled")
+        .join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
     if !path.is_file() {
         std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         crate::plan::installed::write_atomically(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -201,13 +227,24 @@ impl BuildServices {
                 pulled.manifest_digest
             ));
         }
-        self.pulled_recipes.lock().unwrap().insert(reference.to_string(), pulled.manifest_digest.clone());
-        Ok(RecipeSource { reference: reference.to_string(), path: pulled.component, entry: None })
+        self.pulled_recipes
+            .lock()
+            .unwrap()
+            .insert(reference.to_string(), pulled.manifest_digest.clone());
+        Ok(RecipeSource {
+            reference: reference.to_string(),
+            path: pulled.component,
+            entry: None,
+        })
     }
 
     fn option(&self, part: &str, key: &str) -> Option<String> {
         let snapshot = self.snapshot.lock().unwrap();
-        snapshot.get(part).and_then(|o| o.get(key)).or_else(|| snapshot.get("buildout").and_then(|o| o.get(key))).cloned()
+        snapshot
+            .get(part)
+            .and_then(|o| o.get(key))
+            .or_else(|| snapshot.get("buildout").and_then(|o| o.get(key)))
+            .cloned()
     }
 
     fn install_settings(&self, part: &str) -> InstallSettings {
@@ -222,8 +259,12 @@ impl BuildServices {
         if let Ok(env_links) = std::env::var("PIP_FIND_LINKS") {
             find_links.extend(env_links.split_whitespace().map(String::from));
         }
-        let allow_hosts: Vec<String> =
-            get("allow-hosts").unwrap_or_default().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && l != "*").collect();
+        let allow_hosts: Vec<String> = get("allow-hosts")
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && l != "*")
+            .collect();
         let versions = buildout.get("versions").cloned().unwrap_or_default();
         let pins = snapshot
             .get(&versions)
@@ -236,7 +277,13 @@ impl BuildServices {
         };
         InstallSettings {
             executable: self.python_executable(part),
-            index: IndexSettings { index: Some(index), find_links, allow_hosts, offline: self.offline, cache },
+            index: IndexSettings {
+                index: Some(index),
+                find_links,
+                allow_hosts,
+                offline: self.offline,
+                cache,
+            },
             resolve: ResolveSettings {
                 pins,
                 prefer_final: flag("prefer-final", true),
@@ -256,7 +303,13 @@ impl BuildServices {
                 python::wheel::read_installed(&target, &dist.filename).map_err(|e| e.to_string())?
             } else if let Some(cached) = [settings.index.cache.join(&dist.filename)]
                 .into_iter()
-                .chain(settings.index.find_links.iter().map(|l| PathBuf::from(l.trim_start_matches("file://")).join(&dist.filename)))
+                .chain(
+                    settings
+                        .index
+                        .find_links
+                        .iter()
+                        .map(|l| PathBuf::from(l.trim_start_matches("file://")).join(&dist.filename)),
+                )
                 .find(|p| p.is_file() && python::index::check_sha256(p, &dist.sha256).is_ok())
             {
                 // The locked file is at hand: no index needed.
@@ -266,7 +319,12 @@ impl BuildServices {
                     .candidates(&dist.name)?
                     .into_iter()
                     .find(|c| c.filename == dist.filename)
-                    .ok_or_else(|| format!("part {part}: {} (locked) is not available from the index, find-links or the cache", dist.filename))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "part {part}: {} (locked) is not available from the index, find-links or the cache",
+                            dist.filename
+                        )
+                    })?;
                 let path = index.fetch(&candidate)?;
                 python::index::check_sha256(&path, &dist.sha256).map_err(|e| format!("part {part}: locked file changed: {e}"))?;
                 python::wheel::install(&path, &settings.store).map_err(|e| e.to_string())?
@@ -303,9 +361,12 @@ impl HostServices for BuildServices {
         let settings = self.install_settings(part);
         let locked = self.lock.lock().unwrap().parts.get(part).cloned();
         if self.lock_mode == LockMode::Frozen {
-            let locked = locked
-                .filter(|l| l.requirements == requirements)
-                .ok_or_else(|| format!("part {part}: bo.lock has no entry for these requirements ({}); run without --frozen to update it", requirements.join(", ")))?;
+            let locked = locked.filter(|l| l.requirements == requirements).ok_or_else(|| {
+                format!(
+                    "part {part}: bo.lock has no entry for these requirements ({}); run without --frozen to update it",
+                    requirements.join(", ")
+                )
+            })?;
             return self.install_frozen(part, &locked, &settings);
         }
         let installed = python::install(requirements, &settings).map_err(|e| format!("part {part}: {e}"))?;
@@ -334,7 +395,10 @@ impl HostServices for BuildServices {
                 .collect(),
         };
         if self.lock_mode == LockMode::Locked && !locked.as_ref().is_some_and(|l| l.same_files(&entry)) {
-            return Err(format!("part {part}: bo.lock would change ({}); run without --locked to update it", lock_difference(locked.as_ref(), &entry)));
+            return Err(format!(
+                "part {part}: bo.lock would change ({}); run without --locked to update it",
+                lock_difference(locked.as_ref(), &entry)
+            ));
         }
         self.resolved.lock().unwrap().insert(part.to_string(), entry);
         Ok(installed)

@@ -52,7 +52,10 @@ fn host_allowed(url: &str, allow: &[String]) -> bool {
     if !is_remote(url) || allow.is_empty() {
         return true;
     }
-    let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(String::from)).unwrap_or_default();
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_default();
     allow.iter().any(|pattern| glob_match(pattern, &host))
 }
 
@@ -77,7 +80,9 @@ fn candidate_from_filename(project: &str, filename: &str, url: String, origin: &
     let (name, version, wheel) = if let Some(wheel) = WheelName::parse(filename) {
         (wheel.name.clone(), wheel.version.clone(), Some(wheel))
     } else {
-        let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz"].iter().find_map(|ext| filename.strip_suffix(ext))?;
+        let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
+            .iter()
+            .find_map(|ext| filename.strip_suffix(ext))?;
         let (name, version) = stem.rsplit_once('-')?;
         (name.to_string(), version.to_string(), None)
     };
@@ -106,7 +111,11 @@ fn split_fragment(url: &str) -> (String, Option<String>) {
 }
 
 fn html_unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// The anchors of a PEP 503 page: (href, attributes).
@@ -115,7 +124,9 @@ fn anchors(html: &str) -> Vec<(String, Vec<(String, String)>)> {
     let lower = html.to_ascii_lowercase();
     let mut pos = 0;
     while let Some(start) = lower[pos..].find("<a ").map(|i| pos + i) {
-        let Some(end) = html[start..].find('>').map(|i| start + i) else { break };
+        let Some(end) = html[start..].find('>').map(|i| start + i) else {
+            break;
+        };
         let tag = &html[start + 3..end];
         let mut attributes = Vec::new();
         let mut rest = tag;
@@ -175,7 +186,9 @@ impl Index {
     }
 
     fn directory(&self, project: &str, dir: &Path, origin: &str) -> Result<Vec<Candidate>, String> {
-        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(Vec::new());
+        };
         Ok(entries
             .flatten()
             .filter_map(|e| {
@@ -192,7 +205,9 @@ impl Index {
         if self.settings.offline || !host_allowed(link, &self.settings.allow_hosts) {
             return Ok(Vec::new());
         }
-        let Some((_, body)) = crate::net::get_page(link, "text/html")? else { return Ok(Vec::new()) };
+        let Some((_, body)) = crate::net::get_page(link, "text/html")? else {
+            return Ok(Vec::new());
+        };
         Ok(self.from_html(project, link, &String::from_utf8_lossy(&body)))
     }
 
@@ -206,7 +221,9 @@ impl Index {
                 let attr = |k: &str| attributes.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
                 c.sha256 = sha256;
                 c.requires_python = attr("data-requires-python").and_then(|s| VersionSpecifiers::from_str(&s).ok());
-                c.has_metadata_file = attr("data-core-metadata").or(attr("data-dist-info-metadata")).is_some_and(|v| v != "false");
+                c.has_metadata_file = attr("data-core-metadata")
+                    .or(attr("data-dist-info-metadata"))
+                    .is_some_and(|v| v != "false");
                 c.yanked = attr("data-yanked").is_some();
                 Some(c)
             })
@@ -219,7 +236,9 @@ impl Index {
             return Err(format!("{url} is not in allow-hosts"));
         }
         let accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
-        let Some((content_type, body)) = crate::net::get_page(&url, accept)? else { return Ok(Vec::new()) };
+        let Some((content_type, body)) = crate::net::get_page(&url, accept)? else {
+            return Ok(Vec::new());
+        };
         if !content_type.contains("json") {
             return Ok(self.from_html(project, &url, &String::from_utf8_lossy(&body)));
         }
@@ -244,7 +263,11 @@ impl Index {
     /// The candidate's metadata: the PEP 658 file if offered, else from the wheel.
     pub fn metadata(&self, candidate: &Candidate) -> Result<Metadata, String> {
         if candidate.has_metadata_file && is_remote(&candidate.url) && !self.settings.offline {
-            let cached = self.settings.cache.join("metadata").join(format!("{}.metadata", candidate.filename));
+            let cached = self
+                .settings
+                .cache
+                .join("metadata")
+                .join(format!("{}.metadata", candidate.filename));
             if let Ok(text) = std::fs::read_to_string(&cached) {
                 return metadata::parse(&text);
             }
@@ -284,7 +307,10 @@ impl Index {
         if let Some(want) = &candidate.sha256 {
             let got = hex::encode(Sha256::digest(&bytes));
             if !got.eq_ignore_ascii_case(want) {
-                return Err(format!("{}: sha256 mismatch: the index says {want}, the download is {got}", candidate.url));
+                return Err(format!(
+                    "{}: sha256 mismatch: the index says {want}, the download is {got}",
+                    candidate.url
+                ));
             }
         }
         std::fs::create_dir_all(&self.settings.cache).map_err(|e| format!("cannot create the download cache: {e}"))?;
@@ -314,7 +340,13 @@ mod tests {
     fn html_anchors() {
         let html = r#"<a href="../../packages/six-1.17.0-py2.py3-none-any.whl#sha256=abc" data-requires-python="&gt;=2.7">six</a>
 <a href='six-1.16.0.tar.gz'>six</a>"#;
-        let index = Index::new(IndexSettings { index: None, find_links: vec![], allow_hosts: vec![], offline: true, cache: PathBuf::new() });
+        let index = Index::new(IndexSettings {
+            index: None,
+            find_links: vec![],
+            allow_hosts: vec![],
+            offline: true,
+            cache: PathBuf::new(),
+        });
         let c = index.from_html("six", "http://h/simple/six/", html);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].url, "http://h/packages/six-1.17.0-py2.py3-none-any.whl");

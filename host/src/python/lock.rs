@@ -43,14 +43,20 @@ pub struct Lock {
 
 impl Lock {
     pub fn read(path: &Path) -> Result<Lock, String> {
-        let Ok(text) = std::fs::read_to_string(path) else { return Ok(Lock::default()) };
-        let doc: DocumentMut = text.parse().map_err(|e| format!("{}: not a valid lock file: {e}", path.display()))?;
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(Lock::default());
+        };
+        let doc: DocumentMut = text
+            .parse()
+            .map_err(|e| format!("{}: not a valid lock file: {e}", path.display()))?;
         let mut lock = Lock::default();
         let s = |t: &Table, k: &str| t.get(k).and_then(Item::as_str).unwrap_or("").to_string();
         for recipe in doc.get("recipe").and_then(Item::as_array_of_tables).into_iter().flatten() {
             lock.recipes.insert(s(recipe, "reference"), s(recipe, "digest"));
         }
-        let Some(parts) = doc.get("part").and_then(Item::as_array_of_tables) else { return Ok(lock) };
+        let Some(parts) = doc.get("part").and_then(Item::as_array_of_tables) else {
+            return Ok(lock);
+        };
         for part in parts {
             let requirements = part
                 .get("requirements")
@@ -72,7 +78,13 @@ impl Lock {
                         .collect()
                 })
                 .unwrap_or_default();
-            lock.parts.insert(s(part, "name"), LockedPart { requirements, distributions });
+            lock.parts.insert(
+                s(part, "name"),
+                LockedPart {
+                    requirements,
+                    distributions,
+                },
+            );
         }
         Ok(lock)
     }
@@ -117,7 +129,8 @@ impl Lock {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        crate::plan::installed::write_atomically(path, self.render().as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::plan::installed::write_atomically(path, self.render().as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
 

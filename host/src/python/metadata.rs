@@ -47,8 +47,18 @@ pub fn parse(text: &str) -> Result<Metadata, String> {
         Some(spec) => Some(VersionSpecifiers::from_str(&spec).map_err(|e| format!("bad Requires-Python {spec:?}: {e}"))?),
         None => None,
     };
-    let provides_extra = headers.iter().filter(|(h, _)| h == "provides-extra").map(|(_, v)| v.clone()).collect();
-    Ok(Metadata { name, version, requires_dist, requires_python, provides_extra })
+    let provides_extra = headers
+        .iter()
+        .filter(|(h, _)| h == "provides-extra")
+        .map(|(_, v)| v.clone())
+        .collect();
+    Ok(Metadata {
+        name,
+        version,
+        requires_dist,
+        requires_python,
+        provides_extra,
+    })
 }
 
 /// PEP 503 normalisation: `Foo_bar.baz` → `foo-bar-baz`.

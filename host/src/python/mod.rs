@@ -67,7 +67,9 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
 /// Resolves `requirements` and installs the working set into the store.
 pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
     let env = target(&settings.executable)?;
-    let marker_env = env.marker_environment().ok_or("cannot describe the target interpreter for markers")?;
+    let marker_env = env
+        .marker_environment()
+        .ok_or("cannot describe the target interpreter for markers")?;
     let tags = tags::Tags::for_interpreter(&env);
     let index = Index::new(settings.index.clone());
     let parsed: Vec<Requirement> = requirements
@@ -76,7 +78,13 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         .collect::<Result<_, _>>()?;
     let store = settings.store.clone();
     let installed = move |c: &index::Candidate| wheel::store_path(&store, &c.filename).is_dir();
-    let resolver = Resolver { index: &index, tags: &tags, env: &marker_env, settings: &settings.resolve, installed: &installed };
+    let resolver = Resolver {
+        index: &index,
+        tags: &tags,
+        env: &marker_env,
+        settings: &settings.resolve,
+        installed: &installed,
+    };
     let resolved = resolver.resolve(&parsed)?;
     let mut out = Vec::new();
     for dist in resolved {
@@ -93,7 +101,10 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
                 if let Some(want) = &dist.candidate.sha256
                     && !want.eq_ignore_ascii_case(&hash)
                 {
-                    return Err(format!("{}: sha256 mismatch: the index says {want}, the file is {hash}", dist.candidate.filename));
+                    return Err(format!(
+                        "{}: sha256 mismatch: the index says {want}, the file is {hash}",
+                        dist.candidate.filename
+                    ));
                 }
                 (Some(path), hash)
             }

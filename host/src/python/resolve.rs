@@ -53,7 +53,11 @@ struct Pending {
 }
 
 fn chain_text(chain: &[String]) -> String {
-    if chain.is_empty() { "the part's eggs".to_string() } else { chain.join(" -> ") }
+    if chain.is_empty() {
+        "the part's eggs".to_string()
+    } else {
+        chain.join(" -> ")
+    }
 }
 
 /// Applies a `[versions]` pin to a requirement's specifiers.
@@ -87,8 +91,13 @@ fn constrain(requirement: &Requirement, pin: Option<&String>) -> Result<(Version
 impl Resolver<'_> {
     /// Resolves `requirements` to a working set, in resolution order.
     pub fn resolve(&self, requirements: &[Requirement]) -> Result<Vec<Resolved>, String> {
-        let mut queue: VecDeque<Pending> =
-            requirements.iter().map(|r| Pending { requirement: r.clone(), chain: Vec::new() }).collect();
+        let mut queue: VecDeque<Pending> = requirements
+            .iter()
+            .map(|r| Pending {
+                requirement: r.clone(),
+                chain: Vec::new(),
+            })
+            .collect();
         let mut chosen: Vec<Resolved> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut base_done: HashSet<String> = HashSet::new();
@@ -114,9 +123,9 @@ impl Resolver<'_> {
                     i
                 }
                 None => {
-                    let resolved = self.choose(&requirement, &specifiers, &python, &chain).map_err(|e| {
-                        format!("{e} (required by {})", chain_text(&chain))
-                    })?;
+                    let resolved = self
+                        .choose(&requirement, &specifiers, &python, &chain)
+                        .map_err(|e| format!("{e} (required by {})", chain_text(&chain)))?;
                     let picked = !exact;
                     if picked && !self.settings.allow_picked_versions {
                         return Err(format!(
@@ -126,7 +135,11 @@ impl Resolver<'_> {
                             chain_text(&chain)
                         ));
                     }
-                    chosen.push(Resolved { picked, required_by: chain.clone(), ..resolved });
+                    chosen.push(Resolved {
+                        picked,
+                        required_by: chain.clone(),
+                        ..resolved
+                    });
                     by_name.insert(name.clone(), chosen.len() - 1);
                     chosen.len() - 1
                 }
@@ -143,14 +156,23 @@ impl Resolver<'_> {
                 let base = dependency.marker.evaluate(self.env, &[]);
                 let with_extras = !new_extras.is_empty() && dependency.marker.evaluate(self.env, &new_extras);
                 if (first_time && base) || (with_extras && !base) {
-                    queue.push_back(Pending { requirement: dependency.clone(), chain: next_chain.clone() });
+                    queue.push_back(Pending {
+                        requirement: dependency.clone(),
+                        chain: next_chain.clone(),
+                    });
                 }
             }
         }
         Ok(chosen)
     }
 
-    fn choose(&self, requirement: &Requirement, specifiers: &VersionSpecifiers, python: &Version, _chain: &[String]) -> Result<Resolved, String> {
+    fn choose(
+        &self,
+        requirement: &Requirement,
+        specifiers: &VersionSpecifiers,
+        python: &Version,
+        _chain: &[String],
+    ) -> Result<Resolved, String> {
         let project = requirement.name.as_ref();
         let candidates = self.index.candidates(project)?;
         if candidates.is_empty() {

@@ -46,7 +46,8 @@ pub fn py_repr(s: &str) -> String {
     out
 }
 
-const RELATIVE_PATHS_SETUP: &str = "\nimport os\n\njoin = os.path.join\nbase = os.path.dirname(os.path.abspath(os.path.realpath(__file__)))\n";
+const RELATIVE_PATHS_SETUP: &str =
+    "\nimport os\n\njoin = os.path.join\nbase = os.path.dirname(os.path.abspath(os.path.realpath(__file__)))\n";
 
 /// The `sys.path` list text and the relative-paths prelude for a script at `script`.
 fn path_and_setup(script: &Path, path: &[String], relative_to: Option<&Path>) -> (String, String) {
@@ -67,7 +68,11 @@ fn path_and_setup(script: &Path, path: &[String], relative_to: Option<&Path>) ->
             }
         })
         .collect();
-    let depth = script.parent().and_then(|d| d.strip_prefix(base).ok()).map(|r| r.components().count()).unwrap_or(0);
+    let depth = script
+        .parent()
+        .and_then(|d| d.strip_prefix(base).ok())
+        .map(|r| r.components().count())
+        .unwrap_or(0);
     let mut setup = RELATIVE_PATHS_SETUP.to_string();
     for _ in 0..depth {
         setup.push_str("base = os.path.dirname(base)\n");
@@ -78,7 +83,11 @@ fn path_and_setup(script: &Path, path: &[String], relative_to: Option<&Path>) ->
 fn initialization_block(initialization: &str) -> String {
     let text: Vec<&str> = initialization.lines().map(str::trim_start).collect();
     let text = text.join("\n");
-    if text.trim().is_empty() { String::new() } else { format!("\n{text}\n") }
+    if text.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n{text}\n")
+    }
 }
 
 pub fn console_script(request: &ScriptsRequest, dest: &Path, module: &str, attrs: &str) -> String {
@@ -158,7 +167,8 @@ pub fn write(request: &ScriptsRequest) -> Result<Vec<PathBuf>, String> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
         }
         written.push(dest);
     }
@@ -186,7 +196,11 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        let request = ScriptsRequest { path: vec!["/b/eggs/six".into(), "/other/x".into()], relative_to: Some("/b".into()), ..Default::default() };
+        let request = ScriptsRequest {
+            path: vec!["/b/eggs/six".into(), "/other/x".into()],
+            relative_to: Some("/b".into()),
+            ..Default::default()
+        };
         let (path, setup) = path_and_setup(Path::new("/b/bin/x"), &request.path, request.relative_to.as_deref());
         assert_eq!(path, "join(base, 'eggs/six'),\n  '/other/x'");
         assert!(setup.ends_with("base = os.path.dirname(base)\n"));

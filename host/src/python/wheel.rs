@@ -49,7 +49,10 @@ pub fn install(wheel: &Path, store: &Path) -> Result<InstalledDist, WheelError> 
     if target.is_dir() {
         return read_installed(&target, &filename);
     }
-    let io = |e: std::io::Error| WheelError::Io { wheel: filename.clone(), message: e.to_string() };
+    let io = |e: std::io::Error| WheelError::Io {
+        wheel: filename.clone(),
+        message: e.to_string(),
+    };
     std::fs::create_dir_all(store.join(".locks")).map_err(io)?;
     let lock = File::create(store.join(".locks").join(format!("{filename}.lock"))).map_err(io)?;
     lock.lock().map_err(io)?;
@@ -69,7 +72,10 @@ pub fn install(wheel: &Path, store: &Path) -> Result<InstalledDist, WheelError> 
 }
 
 fn invalid(wheel: &str, message: impl Into<String>) -> WheelError {
-    WheelError::Invalid { wheel: wheel.to_string(), message: message.into() }
+    WheelError::Invalid {
+        wheel: wheel.to_string(),
+        message: message.into(),
+    }
 }
 
 /// A safe relative path for a zip entry, or `None` if it would escape.
@@ -90,7 +96,10 @@ fn safe_relative(name: &str) -> Option<PathBuf> {
 }
 
 fn unpack(wheel: &Path, dest: &Path, filename: &str) -> Result<(), WheelError> {
-    let io = |e: std::io::Error| WheelError::Io { wheel: filename.to_string(), message: e.to_string() };
+    let io = |e: std::io::Error| WheelError::Io {
+        wheel: filename.to_string(),
+        message: e.to_string(),
+    };
     let file = File::open(wheel).map_err(io)?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| invalid(filename, e.to_string()))?;
     let names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
@@ -126,13 +135,19 @@ fn unpack(wheel: &Path, dest: &Path, filename: &str) -> Result<(), WheelError> {
         }
         let is_symlink = entry.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000);
         let Some(relative) = safe_relative(&name).filter(|_| !is_symlink) else {
-            return Err(WheelError::Escape { wheel: filename.to_string(), entry: name });
+            return Err(WheelError::Escape {
+                wheel: filename.to_string(),
+                entry: name,
+            });
         };
         // `.data/<scheme>/...` goes to the scheme's place inside the installation.
         let relative = match relative.strip_prefix(&data_dir) {
             Ok(rest) => {
                 let mut parts = rest.components();
-                let scheme = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+                let scheme = parts
+                    .next()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let rest: PathBuf = parts.collect();
                 match scheme.as_str() {
                     "purelib" | "platlib" => rest,
@@ -144,12 +159,17 @@ fn unpack(wheel: &Path, dest: &Path, filename: &str) -> Result<(), WheelError> {
             Err(_) => relative,
         };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut bytes).map_err(|e| invalid(filename, format!("{name}: {e}")))?;
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| invalid(filename, format!("{name}: {e}")))?;
         match record.get(&name) {
             Some(Some(expected)) => {
                 let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
                 if &digest != expected {
-                    return Err(WheelError::HashMismatch { wheel: filename.to_string(), entry: name });
+                    return Err(WheelError::HashMismatch {
+                        wheel: filename.to_string(),
+                        entry: name,
+                    });
                 }
             }
             Some(None) if name == record_name || name.ends_with(".jws") || name.ends_with(".p7s") => {}
@@ -172,7 +192,10 @@ fn unpack(wheel: &Path, dest: &Path, filename: &str) -> Result<(), WheelError> {
 }
 
 pub fn read_installed(location: &Path, filename: &str) -> Result<InstalledDist, WheelError> {
-    let io = |e: std::io::Error| WheelError::Io { wheel: filename.to_string(), message: e.to_string() };
+    let io = |e: std::io::Error| WheelError::Io {
+        wheel: filename.to_string(),
+        message: e.to_string(),
+    };
     let dist_info = std::fs::read_dir(location)
         .map_err(io)?
         .flatten()
@@ -182,7 +205,11 @@ pub fn read_installed(location: &Path, filename: &str) -> Result<InstalledDist, 
     let text = std::fs::read_to_string(dist_info.join("METADATA")).map_err(io)?;
     let metadata = metadata::parse(&text).map_err(|m| invalid(filename, m))?;
     let entry_points = std::fs::read_to_string(dist_info.join("entry_points.txt")).unwrap_or_default();
-    Ok(InstalledDist { metadata, location: location.to_path_buf(), console_scripts: console_scripts(&entry_points) })
+    Ok(InstalledDist {
+        metadata,
+        location: location.to_path_buf(),
+        console_scripts: console_scripts(&entry_points),
+    })
 }
 
 /// The `[console_scripts]` group of an `entry_points.txt`.
@@ -211,7 +238,11 @@ pub fn read_metadata(wheel: &Path) -> Result<Metadata, String> {
         .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .ok_or_else(|| format!("{}: not a valid wheel: no METADATA", wheel.display()))?;
     let mut text = String::new();
-    archive.by_name(&name).map_err(|e| e.to_string())?.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    archive
+        .by_name(&name)
+        .map_err(|e| e.to_string())?
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
     metadata::parse(&text).map_err(|m| format!("{}: {m}", wheel.display()))
 }
 

@@ -72,7 +72,11 @@ impl std::str::FromStr for Grant {
         if part.trim().is_empty() || value.trim().is_empty() {
             return Err(usage());
         }
-        Ok(Grant { part: part.trim().to_string(), kind, value: value.trim().to_string() })
+        Ok(Grant {
+            part: part.trim().to_string(),
+            kind,
+            value: value.trim().to_string(),
+        })
     }
 }
 
@@ -100,9 +104,19 @@ impl UserGrants {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Denial {
     #[error("part {part} (recipe {recipe}) may not use {kind} {value:?}: its recipe does not declare it, so no grant can allow it")]
-    Undeclared { part: String, recipe: String, kind: &'static str, value: String },
+    Undeclared {
+        part: String,
+        recipe: String,
+        kind: &'static str,
+        value: String,
+    },
     #[error("part {part} (recipe {recipe}) was denied {kind} {value:?}: grant it with `--grant {part}:{kind}={value}`")]
-    NotGranted { part: String, recipe: String, kind: &'static str, value: String },
+    NotGranted {
+        part: String,
+        recipe: String,
+        kind: &'static str,
+        value: String,
+    },
     #[error("part {part} (recipe {recipe}) declares output {value:?}, which is not inside the buildout directory")]
     OutputEscapes { part: String, recipe: String, value: String },
 }
@@ -131,7 +145,11 @@ pub struct PartGrant {
 }
 
 fn host_matches(pattern: &str, host: &str) -> bool {
-    pattern == "*" || pattern.eq_ignore_ascii_case(host) || pattern.strip_prefix("*.").is_some_and(|suffix| host.ends_with(&format!(".{suffix}")))
+    pattern == "*"
+        || pattern.eq_ignore_ascii_case(host)
+        || pattern
+            .strip_prefix("*.")
+            .is_some_and(|suffix| host.ends_with(&format!(".{suffix}")))
 }
 
 impl PartGrant {
@@ -153,7 +171,11 @@ impl PartGrant {
                 crate::config::abspath(buildout_dir, Path::new(output))
             };
             if !path.starts_with(buildout_dir) {
-                return Err(Denial::OutputEscapes { part: part.into(), recipe: recipe.into(), value: output.clone() });
+                return Err(Denial::OutputEscapes {
+                    part: part.into(),
+                    recipe: recipe.into(),
+                    value: output.clone(),
+                });
             }
             write.push(path);
         }
@@ -186,7 +208,9 @@ impl PartGrant {
         let buildout_dir = self.read.first().cloned().unwrap_or_default();
         for declared in self.declared.writes.clone() {
             let Some(name) = declared.strip_prefix("option:") else { continue };
-            let Some(value) = options.get(name).filter(|v| !v.trim().is_empty()) else { continue };
+            let Some(value) = options.get(name).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
             let file = crate::config::abspath(&buildout_dir, Path::new(value.trim()));
             let dir = file.parent().map(Path::to_path_buf).unwrap_or(file.clone());
             let inside = dir.starts_with(&buildout_dir);
@@ -206,7 +230,12 @@ impl PartGrant {
     fn check(&self, kind: GrantKind, value: &str, declared: &[String], matches: impl Fn(&str, &str) -> bool) -> Result<(), Denial> {
         let (part, recipe) = (self.part.clone(), self.recipe.clone());
         if !declared.iter().any(|d| matches(d, value)) {
-            return Err(Denial::Undeclared { part, recipe, kind: kind.name(), value: value.to_string() });
+            return Err(Denial::Undeclared {
+                part,
+                recipe,
+                kind: kind.name(),
+                value: value.to_string(),
+            });
         }
         let granted = self
             .user
@@ -214,7 +243,12 @@ impl PartGrant {
             .iter()
             .any(|g| (g.part == "*" || g.part == self.part) && g.kind == kind && matches(&g.value, value));
         if !granted {
-            return Err(Denial::NotGranted { part, recipe, kind: kind.name(), value: value.to_string() });
+            return Err(Denial::NotGranted {
+                part,
+                recipe,
+                kind: kind.name(),
+                value: value.to_string(),
+            });
         }
         Ok(())
     }
@@ -255,13 +289,23 @@ mod tests {
     use super::*;
 
     fn declared() -> Declared {
-        Declared { hosts: vec!["example.com".into()], programs: vec!["make".into()], ..Default::default() }
+        Declared {
+            hosts: vec!["example.com".into()],
+            programs: vec!["make".into()],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn declared_and_granted() {
-        let user = UserGrants { grants: vec!["cmmi:program=make".parse().unwrap()] };
-        let layout = Layout { directory: "/b".into(), parts_directory: "/b/parts".into(), bin_directory: "/b/bin".into() };
+        let user = UserGrants {
+            grants: vec!["cmmi:program=make".parse().unwrap()],
+        };
+        let layout = Layout {
+            directory: "/b".into(),
+            parts_directory: "/b/parts".into(),
+            bin_directory: "/b/bin".into(),
+        };
         let g = PartGrant::new("cmmi", "zc.recipe.cmmi", &declared(), &user, &layout).unwrap();
         assert!(g.check_program("make").is_ok());
         let denied = g.check_host("example.com").unwrap_err().to_string();

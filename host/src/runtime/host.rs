@@ -7,10 +7,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::PartState;
 use super::bo::recipe::host::Host;
 use super::bo::recipe::python::{Distribution, ScriptsRequest};
 use super::bo::recipe::types::{Level, RunOutput, RunRequest};
-use super::PartState;
 
 /// Cap on any one program run, whatever the recipe asks for.
 const MAX_RUN_TIME: Duration = Duration::from_secs(3600);
@@ -49,7 +49,9 @@ impl Host for PartState {
     fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
         let target = std::path::Path::new(&path);
         if !self.grant.may_write(target) {
-            return Ok(Err(format!("cannot set the mode of {path}: not in a directory this part may write")));
+            return Ok(Err(format!(
+                "cannot set the mode of {path}: not in a directory this part may write"
+            )));
         }
         #[cfg(unix)]
         {
@@ -60,7 +62,8 @@ impl Host for PartState {
                 Err(e) => return Ok(Err(format!("cannot set the mode of {path}: {e}"))),
                 Ok(_) => {}
             }
-            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| format!("cannot set the mode of {path}: {e}")))
+            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| format!("cannot set the mode of {path}: {e}")))
         }
         #[cfg(not(unix))]
         Ok(Ok(()))
@@ -74,12 +77,19 @@ impl Host for PartState {
         }
         let cwd = match &request.cwd {
             Some(dir) if !self.grant.may_write(std::path::Path::new(dir)) => {
-                return Ok(Err(format!("cannot run {} in {dir}: not a directory this part may write", request.program)));
+                return Ok(Err(format!(
+                    "cannot run {} in {dir}: not a directory this part may write",
+                    request.program
+                )));
             }
             Some(dir) => std::path::PathBuf::from(dir),
             None => self.grant.write.first().cloned().unwrap_or_default(),
         };
-        let timeout = request.timeout_ms.map(Duration::from_millis).unwrap_or(MAX_RUN_TIME).min(MAX_RUN_TIME);
+        let timeout = request
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(MAX_RUN_TIME)
+            .min(MAX_RUN_TIME);
         let mut command = Command::new(&request.program);
         command
             .args(&request.args)

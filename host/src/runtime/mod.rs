@@ -46,7 +46,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { wall_time: Duration::from_secs(600), memory_bytes: 1 << 30, log_bytes: 4 << 20 }
+        Limits {
+            wall_time: Duration::from_secs(600),
+            memory_bytes: 1 << 30,
+            log_bytes: 4 << 20,
+        }
     }
 }
 
@@ -137,7 +141,10 @@ pub struct PartState {
 
 impl WasiView for PartState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -192,18 +199,30 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Recipe::add_to_linker::<PartState, HasSelf<PartState>>(&mut linker, |state| state)?;
         let cache = cache::ComponentCache::new(cache_dir, &engine);
-        Ok(Runtime { engine, linker, cache, loaded: Mutex::new(HashMap::new()), limits })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+            limits,
+        })
     }
 
     /// Loads a component (precompiled from the cache when possible) and asks it
     /// what it is. `name` is how the config referred to it.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<LoadedRecipe>, RecipeError> {
-        let load_error = |message: String| RecipeError::Load { recipe: name.to_string(), message };
+        let load_error = |message: String| RecipeError::Load {
+            recipe: name.to_string(),
+            message,
+        };
         let digest = cache::digest(bytes);
         if let Some(found) = self.loaded.lock().unwrap().get(&digest) {
             return Ok(found.clone());
         }
-        let component: Component = self.cache.component(&self.engine, &digest, bytes).map_err(|e| load_error(format!("{e:#}")))?;
+        let component: Component = self
+            .cache
+            .component(&self.engine, &digest, bytes)
+            .map_err(|e| load_error(format!("{e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| load_error(format!("{e:#}")))?;
         let pre = RecipePre::new(pre).map_err(|e| load_error(format!("not a bo recipe component: {e:#}")))?;
         let mut store = self.store(PartState::describing(&self.limits));
@@ -214,7 +233,14 @@ impl Runtime {
         let ty = component.component_type();
         let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        let loaded = Arc::new(LoadedRecipe { name: name.to_string(), digest: digest.clone(), manifest, imports, exports, pre });
+        let loaded = Arc::new(LoadedRecipe {
+            name: name.to_string(),
+            digest: digest.clone(),
+            manifest,
+            imports,
+            exports,
+            pre,
+        });
         self.loaded.lock().unwrap().insert(digest, loaded.clone());
         Ok(loaded)
     }
@@ -239,12 +265,18 @@ impl Runtime {
         let recipe_name = recipe.name.clone();
         let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
-        let wasi = sandbox(&grant, stdout.clone(), stderr.clone())
-            .map_err(|e| RecipeError::Failed { part: part.clone(), recipe: recipe_name.clone(), message: e })?;
+        let wasi = sandbox(&grant, stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
+            part: part.clone(),
+            recipe: recipe_name.clone(),
+            message: e,
+        })?;
         let state = PartState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { max: self.limits.memory_bytes, exceeded: false },
+            limiter: MemoryLimiter {
+                max: self.limits.memory_bytes,
+                exceeded: false,
+            },
             grant,
             services: services.clone(),
             log_budget: self.limits.log_bytes,
@@ -262,13 +294,31 @@ impl Runtime {
         let (p, r) = (part.clone(), recipe_name.clone());
         match result {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(RecipeError::Failed { part: p, recipe: r, message }),
-            Err(_) if state.log_flooded => Err(RecipeError::LogFlood { part: p, recipe: r, kib: self.limits.log_bytes / 1024 }),
-            Err(_) if state.limiter.exceeded => Err(RecipeError::Memory { part: p, recipe: r, mib: self.limits.memory_bytes >> 20 }),
-            Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => {
-                Err(RecipeError::Timeout { part: p, recipe: r, seconds: self.limits.wall_time.as_secs() })
-            }
-            Err(e) => Err(RecipeError::Trap { part: p, recipe: r, message: format!("{e:#}") }),
+            Ok(Err(message)) => Err(RecipeError::Failed {
+                part: p,
+                recipe: r,
+                message,
+            }),
+            Err(_) if state.log_flooded => Err(RecipeError::LogFlood {
+                part: p,
+                recipe: r,
+                kib: self.limits.log_bytes / 1024,
+            }),
+            Err(_) if state.limiter.exceeded => Err(RecipeError::Memory {
+                part: p,
+                recipe: r,
+                mib: self.limits.memory_bytes >> 20,
+            }),
+            Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => Err(RecipeError::Timeout {
+                part: p,
+                recipe: r,
+                seconds: self.limits.wall_time.as_secs(),
+            }),
+            Err(e) => Err(RecipeError::Trap {
+                part: p,
+                recipe: r,
+                message: format!("{e:#}"),
+            }),
         }
     }
 }
@@ -298,7 +348,10 @@ impl PartState {
         PartState {
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { max: limits.memory_bytes, exceeded: false },
+            limiter: MemoryLimiter {
+                max: limits.memory_bytes,
+                exceeded: false,
+            },
             grant: PartGrant::default(),
             services: Arc::new(NoServices),
             log_budget: 0,
@@ -331,7 +384,9 @@ fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe
 
 fn preopen(builder: &mut WasiCtxBuilder, dir: &Path, perms: FsPerms) -> Result<(), String> {
     let guest = dir.to_string_lossy().into_owned();
-    builder.preopened_dir(dir, &guest, perms).map_err(|e| format!("cannot open {}: {e:#}", dir.display()))?;
+    builder
+        .preopened_dir(dir, &guest, perms)
+        .map_err(|e| format!("cannot open {}: {e:#}", dir.display()))?;
     Ok(())
 }
 
