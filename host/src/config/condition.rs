@@ -42,6 +42,7 @@ pub fn evaluate(expression: &str, env: &TargetEnv) -> Result<bool, String> {
         env,
         globals: globals(env),
         depth: 0,
+        skipping: 0,
     };
     let value = parser.expression_list()?;
     if parser.pos != parser.tokens.len() {
@@ -223,6 +224,8 @@ struct Parser<'e> {
     pos: usize,
     env: &'e TargetEnv,
     globals: HashMap<String, Value>,
+    /// Inside how many operands that Python would not evaluate (short-circuit).
+    skipping: usize,
     /// Nesting so far: parentheses, `not`, unary minus (bounded, so a hostile
     /// header cannot overflow the stack).
     depth: usize,
@@ -290,8 +293,10 @@ impl Parser<'_> {
     fn or_test_inner(&mut self) -> Eval {
         let mut left = self.and_test()?;
         while self.eat_name("or") {
-            let right = self.and_test()?;
-            if !left.truthy() {
+            // Python never evaluates the right side once the left is true.
+            let skip = left.truthy();
+            let right = self.skipping_if(skip, Self::and_test)?;
+            if !skip {
                 left = right;
             }
         }
@@ -300,12 +305,29 @@ impl Parser<'_> {
     fn and_test(&mut self) -> Eval {
         let mut left = self.not_test()?;
         while self.eat_name("and") {
-            let right = self.not_test()?;
-            if left.truthy() {
+            let skip = !left.truthy();
+            let right = self.skipping_if(skip, Self::not_test)?;
+            if !skip {
                 left = right;
             }
         }
         Ok(left)
+    }
+    /// Parses an operand that Python would not evaluate: syntax must still be
+    /// right, but what it would do (unknown names, unsupported calls) is ignored.
+    fn skipping_if(&mut self, skip: bool, f: impl FnOnce(&mut Self) -> Eval) -> Eval {
+        self.skipping += skip as usize;
+        let result = f(self);
+        self.skipping -= skip as usize;
+        result
+    }
+    /// An evaluation result, softened to `None` inside an operand being skipped.
+    fn soft(&self, result: Eval) -> Eval {
+        if self.skipping > 0 {
+            Ok(result.unwrap_or(Value::None))
+        } else {
+            result
+        }
     }
     fn not_test(&mut self) -> Eval {
         if self.eat_name("not") {
@@ -333,7 +355,7 @@ impl Parser<'_> {
                 _ => op,
             };
             let right = self.arith()?;
-            result = result && compare(&op, &left, &right)?;
+            result = result && self.soft(compare(&op, &left, &right).map(Value::Bool))?.truthy();
             compared = true;
             left = right;
         }
@@ -401,7 +423,7 @@ impl Parser<'_> {
                     return Err("expected a name after '.'".into());
                 };
                 self.pos += 1;
-                value = self.attribute(&value, &attr)?;
+                value = self.soft(self.attribute(&value, &attr))?;
             } else if self.eat_op("(") {
                 let mut args = Vec::new();
                 while !self.eat_op(")") {
@@ -411,11 +433,11 @@ impl Parser<'_> {
                         break;
                     }
                 }
-                value = self.call(&value, &args)?;
+                value = self.soft(self.call(&value, &args))?;
             } else if self.eat_op("[") {
                 let index = self.or_test()?;
                 self.expect_op("]")?;
-                value = subscript(&value, &index)?;
+                value = self.soft(subscript(&value, &index))?;
             } else {
                 return Ok(value);
             }
@@ -434,11 +456,14 @@ impl Parser<'_> {
                 }
                 Ok(Value::Str(s))
             }
-            Token::Name(name) => self
-                .globals
-                .get(&name)
-                .cloned()
-                .ok_or_else(|| format!("name '{name}' is not defined")),
+            Token::Name(name) => {
+                let found = self
+                    .globals
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("name '{name}' is not defined"));
+                self.soft(found)
+            }
             Token::Op("(") | Token::Op("[") => {
                 let close = if token == Token::Op("(") { ")" } else { "]" };
                 if self.eat_op(close) {
@@ -636,6 +661,15 @@ mod tests {
         assert_eq!(eval("sys.version_info >= (3, 8) and not windows"), Ok(true));
         assert_eq!(eval("sys.maxsize > 2**32"), Ok(true));
         assert!(eval("undefined_name").unwrap_err().contains("undefined_name"));
+    }
+
+    #[test]
+    fn short_circuit_like_python() {
+        // Found in real-world configs (SlapOS): the right side is never evaluated.
+        assert_eq!(eval("python2 and os.path.isdir('/nonexistent')"), Ok(false));
+        assert_eq!(eval("python3 or undefined_name"), Ok(true));
+        assert!(eval("python3 and undefined_name").is_err());
+        assert!(eval("python2 and (").is_err(), "syntax is still checked");
     }
 
     #[test]
