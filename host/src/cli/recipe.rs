@@ -164,20 +164,27 @@ fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A local component's bytes and the wasm OCI config describing it (its world,
+/// imports, exports and declared capabilities), as `push` publishes it.
+fn describe_file(path: &std::path::Path) -> Result<(Vec<u8>, serde_json::Value), String> {
+    let bytes = crate::oci::read_component(path)?;
+    let loaded = runtime()?.load(&path.to_string_lossy(), &bytes).map_err(|e| e.to_string())?;
+    let config = crate::oci::wasm_config(
+        &bytes,
+        crate::runtime::WORLD,
+        loaded.exports.clone(),
+        loaded.imports.clone(),
+        loaded.manifest_json(),
+    );
+    Ok((bytes, config))
+}
+
 pub fn run(command: &RecipeCommand) -> Result<(), String> {
     match command {
         RecipeCommand::New { name, sdk } => new_recipe(name, sdk.as_ref()),
         RecipeCommand::Build { dir } => build_recipe(dir),
         RecipeCommand::Push { file, reference, registry } => {
-            let bytes = crate::oci::read_component(file)?;
-            let loaded = runtime()?.load(&file.to_string_lossy(), &bytes).map_err(|e| e.to_string())?;
-            let config = crate::oci::wasm_config(
-                &bytes,
-                crate::runtime::WORLD,
-                loaded.exports.clone(),
-                loaded.imports.clone(),
-                loaded.manifest_json(),
-            );
+            let (bytes, config) = describe_file(file)?;
             let digest = crate::oci::push(&bytes, &config, reference, &registry.options(false))?;
             println!("pushed {reference}@{digest}");
             Ok(())
@@ -201,15 +208,7 @@ pub fn run(command: &RecipeCommand) -> Result<(), String> {
         }
         RecipeCommand::Inspect { reference, registry } => {
             let (digest, size, config) = if reference.ends_with(".wasm") && std::path::Path::new(reference).is_file() {
-                let bytes = crate::oci::read_component(std::path::Path::new(reference))?;
-                let loaded = runtime()?.load(reference, &bytes).map_err(|e| e.to_string())?;
-                let config = crate::oci::wasm_config(
-                    &bytes,
-                    crate::runtime::WORLD,
-                    loaded.exports.clone(),
-                    loaded.imports.clone(),
-                    loaded.manifest_json(),
-                );
+                let (bytes, config) = describe_file(std::path::Path::new(reference))?;
                 (crate::oci::sha256_digest(&bytes), bytes.len() as u64, config)
             } else {
                 let pulled = crate::oci::pull(reference, &registry.options(false))?;
