@@ -11,6 +11,12 @@ use std::str::FromStr;
 
 use pep508_rs::MarkerTree;
 
+use lexer::{Token, tokenize};
+use value::{Eval, Value, compare, int_op, subscript};
+
+mod lexer;
+mod value;
+
 pub use super::target::TargetEnv;
 
 /// Evaluates one header condition the way Buildout does: marker first, then Python.
@@ -93,132 +99,6 @@ fn globals(env: &TargetEnv) -> HashMap<String, Value> {
     g
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    Tuple(Vec<Value>),
-    Module(String),
-    Function(String),
-}
-
-impl Value {
-    fn truthy(&self) -> bool {
-        match self {
-            Value::None => false,
-            Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
-            Value::Str(s) => !s.is_empty(),
-            Value::Tuple(t) => !t.is_empty(),
-            Value::Module(_) | Value::Function(_) => true,
-        }
-    }
-    fn as_int(&self) -> Option<i64> {
-        match self {
-            Value::Bool(b) => Some(*b as i64),
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-    fn type_name(&self) -> &'static str {
-        match self {
-            Value::None => "NoneType",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Str(_) => "str",
-            Value::Tuple(_) => "tuple",
-            Value::Module(_) => "module",
-            Value::Function(_) => "function",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Name(String),
-    Str(String),
-    Int(i64),
-    Op(&'static str),
-}
-
-const OPERATORS: [&str; 21] = [
-    "**", "==", "!=", "<=", ">=", "//", "<", ">", "(", ")", "[", "]", ",", ".", "+", "-", "*", "%", "/", "~", ":",
-];
-
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '#' {
-            break;
-        } else if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            out.push(Token::Name(chars[start..i].iter().collect()));
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '_') {
-                i += 1;
-            }
-            let digits: String = chars[start..i].iter().filter(|c| **c != '_').collect();
-            out.push(Token::Int(digits.parse().map_err(|_| format!("number too large: {digits}"))?));
-        } else if c == '\'' || c == '"' {
-            let (text, next) = string_literal(&chars, i)?;
-            out.push(Token::Str(text));
-            i = next;
-        } else {
-            let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
-            let op = OPERATORS
-                .iter()
-                .find(|op| rest.starts_with(**op))
-                .ok_or_else(|| format!("unsupported character {c:?}"))?;
-            out.push(Token::Op(op));
-            i += op.chars().count();
-        }
-    }
-    Ok(out)
-}
-
-fn string_literal(chars: &[char], start: usize) -> Result<(String, usize), String> {
-    let quote = chars[start];
-    let mut i = start + 1;
-    let mut text = String::new();
-    while i < chars.len() {
-        let c = chars[i];
-        if c == quote {
-            return Ok((text, i + 1));
-        }
-        if c == '\\' && i + 1 < chars.len() {
-            i += 1;
-            match chars[i] {
-                'n' => text.push('\n'),
-                't' => text.push('\t'),
-                'r' => text.push('\r'),
-                '0' => text.push('\0'),
-                'x' if i + 2 < chars.len() => {
-                    let hex: String = chars[i + 1..i + 3].iter().collect();
-                    let code = u32::from_str_radix(&hex, 16).map_err(|_| format!("bad escape \\x{hex}"))?;
-                    text.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                    i += 2;
-                }
-                other => text.push(other),
-            }
-        } else {
-            text.push(c);
-        }
-        i += 1;
-    }
-    Err("unterminated string literal".into())
-}
-
 struct Parser<'e> {
     tokens: Vec<Token>,
     pos: usize,
@@ -233,8 +113,6 @@ struct Parser<'e> {
 
 /// Deepest nesting a condition may have.
 const MAX_NESTING: usize = 32;
-
-type Eval = Result<Value, String>;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
@@ -561,87 +439,6 @@ impl Parser<'_> {
             other => Err(format!("{other}() is not supported in section conditions by bo")),
         }
     }
-}
-
-fn int_op(a: &Value, b: &Value, f: fn(i64, i64) -> Option<i64>) -> Result<i64, String> {
-    let (x, y) = (a.as_int(), b.as_int());
-    match (x, y) {
-        (Some(x), Some(y)) => f(x, y).ok_or_else(|| "arithmetic error".into()),
-        _ => Err(format!("unsupported operand types: '{}' and '{}'", a.type_name(), b.type_name())),
-    }
-}
-
-fn subscript(value: &Value, index: &Value) -> Eval {
-    let i = index.as_int().ok_or("indices must be integers")?;
-    let pick = |len: usize| -> Result<usize, String> {
-        let idx = if i < 0 { len as i64 + i } else { i };
-        if idx < 0 || idx as usize >= len {
-            Err("index out of range".into())
-        } else {
-            Ok(idx as usize)
-        }
-    };
-    match value {
-        Value::Tuple(t) => Ok(t[pick(t.len())?].clone()),
-        Value::Str(s) => {
-            let chars: Vec<char> = s.chars().collect();
-            Ok(Value::Str(chars[pick(chars.len())?].to_string()))
-        }
-        other => Err(format!("'{}' object is not subscriptable", other.type_name())),
-    }
-}
-
-fn order(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        (Value::Tuple(x), Value::Tuple(y)) => {
-            for (p, q) in x.iter().zip(y) {
-                let o = order(p, q)?;
-                if o != std::cmp::Ordering::Equal {
-                    return Ok(o);
-                }
-            }
-            Ok(x.len().cmp(&y.len()))
-        }
-        _ => match (a.as_int(), b.as_int()) {
-            (Some(x), Some(y)) => Ok(x.cmp(&y)),
-            _ => Err(format!(
-                "'<' not supported between instances of '{}' and '{}'",
-                a.type_name(),
-                b.type_name()
-            )),
-        },
-    }
-}
-
-fn equal(a: &Value, b: &Value) -> bool {
-    match (a.as_int(), b.as_int()) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    }
-}
-
-fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, String> {
-    use std::cmp::Ordering::*;
-    Ok(match op {
-        "==" => equal(a, b),
-        "!=" => !equal(a, b),
-        "is" => a == b,
-        "is not" => a != b,
-        "<" => order(a, b)? == Less,
-        ">" => order(a, b)? == Greater,
-        "<=" => order(a, b)? != Greater,
-        ">=" => order(a, b)? != Less,
-        "in" | "not in" => {
-            let found = match (a, b) {
-                (Value::Str(needle), Value::Str(hay)) => hay.contains(needle.as_str()),
-                (_, Value::Tuple(items)) => items.iter().any(|item| equal(item, a)),
-                _ => return Err(format!("argument of type '{}' is not iterable", b.type_name())),
-            };
-            found == (op == "in")
-        }
-        _ => unreachable!("comparison operator {op}"),
-    })
 }
 
 #[cfg(test)]
