@@ -6,44 +6,12 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use support::TestBuildout;
 
-/// A minimal HTTP/1.1 file server; returns its base URL and a switch to take it down.
 fn serve(files: HashMap<&'static str, &'static str>) -> (String, Arc<Mutex<bool>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let up = Arc::new(Mutex::new(true));
-    let flag = up.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok() && line.trim() != "" {
-                line.clear();
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
-            let mut stream = stream;
-            let response = match files.get(path) {
-                Some(body) if *flag.lock().unwrap() => {
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                }
-                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
-            };
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (base, up)
+    support::serve(files.into_iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect())
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! bo: Buildout reimplemented. The library behind the `bo` binary; one module per
 //! concern, each opening with a comment that says what it owns.
 
+pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod net;

@@ -287,6 +287,27 @@ pub fn set_mode(path: &str, mode: u32) -> Result<(), String> {
     bindings::bo::recipe::host::set_mode(path, mode)
 }
 
+/// Unpacks an archive (tar, tar.gz, tar.bz2, tar.xz, zip) that [`download`] returned
+/// or that lies in the buildout into `destination` (a directory the part may write);
+/// with `strip_top_level`, the archive's one top-level directory is dropped. Entries
+/// already there are an error unless `replace_existing`. Returns the top-level
+/// paths created.
+pub fn extract(archive: &str, destination: &str, strip_top_level: bool, replace_existing: bool) -> Result<Vec<String>, String> {
+    bindings::bo::recipe::host::extract(archive, destination, strip_top_level, replace_existing)
+}
+
+/// Copies a file that [`download`] returned (or one the part may read) to
+/// `destination`, in a directory the part may write.
+pub fn copy_file(source: &str, destination: &str) -> Result<(), String> {
+    bindings::bo::recipe::host::copy_file(source, destination)
+}
+
+/// Directories bo created for this call (outermost first) because the part may
+/// write there and they did not exist (see `option-dir:` outputs).
+pub fn prepared_dirs() -> Vec<String> {
+    bindings::bo::recipe::host::prepared_dirs()
+}
+
 /// A program run (needs the program declared and granted).
 pub struct Run {
     request: bindings::bo::recipe::types::RunRequest,

@@ -102,6 +102,8 @@ impl TestBuildout {
             .env("BO_RECIPE_PATH", &self.recipe_path)
             .env("BO_CACHE_DIR", repo_root().join("target/test-cache"))
             .env_remove("BUILDOUT_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("BO_GRANTS_FILE")
             .env("DOCKER_CONFIG", self.root.join("home/.docker"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
@@ -325,4 +327,39 @@ pub fn registry(kind: RegistryKind) -> Registry {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("registry did not start");
+}
+
+/// A minimal HTTP/1.1 file server on 127.0.0.1 for the test's lifetime; returns its
+/// base URL and a switch that takes it down (every answer becomes a 404).
+pub fn serve(files: std::collections::HashMap<String, Vec<u8>>) -> (String, std::sync::Arc<std::sync::Mutex<bool>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let up = std::sync::Arc::new(std::sync::Mutex::new(true));
+    let flag = up.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok() && line.trim() != "" {
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
+            let mut stream = stream;
+            match files.get(path) {
+                Some(body) if *flag.lock().unwrap() => {
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
+                }
+                _ => {
+                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        }
+    });
+    (base, up)
 }

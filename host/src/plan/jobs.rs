@@ -215,7 +215,9 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
             return Err(fail(&[installing, &doing], e.to_string()));
         }
     };
-    for dir in made.iter().filter(|d| d.exists()) {
+    // Directories bo made for `option-dir:` outputs are the recipe's to record.
+    let recipe_managed = |dir: &PathBuf| grant.option_dirs.iter().any(|o| o.starts_with(dir));
+    for dir in made.iter().filter(|d| d.exists() && !recipe_managed(d)) {
         let dir = dir.to_string_lossy().into_owned();
         if !paths.iter().any(|p| Path::new(&dir).starts_with(p)) {
             paths.push(dir);

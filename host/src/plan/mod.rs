@@ -245,6 +245,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             ..options.oci.clone()
         },
     });
+    let mut grants = options.grants.clone();
+    grants
+        .add_from_file(&crate::runtime::grants::user_grants_file(), &settings.directory)
+        .map_err(|m| fail(&[], m))?;
     let build = Build {
         layout: Layout {
             directory: settings.directory.clone(),
@@ -253,7 +257,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         },
         runtime,
         services,
-        grants: options.grants.clone(),
+        grants,
         recipes: Rc::new(RefCell::new(HashMap::new())),
     };
     let ev = &mut session.evaluator;

@@ -100,6 +100,79 @@ impl UserGrants {
     }
 }
 
+/// The user's grants file: `$BO_GRANTS_FILE`, else `$XDG_CONFIG_HOME/bo/grants.toml`,
+/// else `~/.config/bo/grants.toml`. It is the user's own file, read directly (never
+/// merged into a build's configuration, which may be untrusted).
+pub fn user_grants_file() -> PathBuf {
+    if let Some(file) = std::env::var_os("BO_GRANTS_FILE") {
+        return PathBuf::from(file);
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".config"));
+    config.join("bo").join("grants.toml")
+}
+
+impl UserGrants {
+    /// Adds the grants `file` gives the buildout in `directory`:
+    ///
+    /// ```toml
+    /// # for every buildout
+    /// grants = ["*:host=files.pythonhosted.org"]
+    ///
+    /// # only for the buildout in this directory
+    /// [buildout."/srv/shop"]
+    /// grants = ["cmmi:program=make", "cmmi:program=sh"]
+    /// ```
+    ///
+    /// A missing file grants nothing; a malformed one is an error naming it.
+    pub fn add_from_file(&mut self, file: &Path, directory: &Path) -> Result<(), String> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot read the grants file {}: {e}", file.display())),
+        };
+        let bad = |message: String| format!("grants file {}: {message}", file.display());
+        let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| bad(e.to_string()))?;
+        let list = |item: &toml_edit::Item, context: &str| -> Result<Vec<Grant>, String> {
+            let array = item
+                .as_array()
+                .ok_or_else(|| bad(format!("{context}grants must be a list of \"PART:KIND=VALUE\" strings")))?;
+            array
+                .iter()
+                .map(|v| {
+                    let text = v.as_str().ok_or_else(|| bad(format!("{context}grants must hold strings")))?;
+                    text.parse::<Grant>().map_err(|e| bad(format!("{context}{e}")))
+                })
+                .collect()
+        };
+        for (key, item) in doc.iter() {
+            match key {
+                "grants" => self.grants.extend(list(item, "")?),
+                "buildout" => {
+                    let table = item.as_table_like().ok_or_else(|| bad("[buildout] must hold tables named by directory".into()))?;
+                    for (dir, entry) in table.iter() {
+                        let grants = entry
+                            .get("grants")
+                            .ok_or_else(|| bad(format!("[buildout.\"{dir}\"] has no grants")))?;
+                        let grants = list(grants, &format!("[buildout.\"{dir}\"] "))?;
+                        let same = std::fs::canonicalize(dir)
+                            .ok()
+                            .zip(std::fs::canonicalize(directory).ok())
+                            .is_some_and(|(a, b)| a == b)
+                            || Path::new(dir) == directory;
+                        if same {
+                            self.grants.extend(grants);
+                        }
+                    }
+                }
+                other => return Err(bad(format!("unknown key {other:?} (expected grants or [buildout.\"DIR\"])"))),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a capability was refused, with the exact remedy.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Denial {
@@ -141,6 +214,10 @@ pub struct PartGrant {
     pub declared: Declared,
     /// The entry the part's recipe reference named (`project:entry`), if any.
     pub entry: Option<String>,
+    /// The `write` entries that came from `option-dir:` declarations: directories
+    /// the recipe manages itself (bo creates them for the sandbox, tells the recipe
+    /// through `prepared-dirs`, and records them only if the recipe returns them).
+    pub option_dirs: Vec<PathBuf>,
     user: UserGrants,
 }
 
@@ -161,7 +238,7 @@ impl PartGrant {
         let buildout_dir = layout.directory.as_path();
         let mut write = vec![layout.parts_directory.join(part)];
         for output in &declared.writes {
-            if output.starts_with("option:") {
+            if output.starts_with("option:") || output.starts_with("option-dir:") {
                 // Resolved against the part's options by `with_option_outputs`.
                 continue;
             }
@@ -197,32 +274,53 @@ impl PartGrant {
             write,
             declared: declared.clone(),
             entry: None,
+            option_dirs: Vec::new(),
             user: user.clone(),
         })
     }
 
-    /// Declared outputs of the form `option:NAME` (e.g. a template recipe's
-    /// `option:output`): the directory holding the file that option names. Inside
-    /// the buildout it is granted by default, outside it needs an `outside` grant.
+    /// Declared outputs named by the part's options: `option:NAME` is the directory
+    /// holding the file that option names (a template's `option:output`),
+    /// `option-dir:NAME` each directory the option lists, one per line (a mkdir
+    /// recipe's `option-dir:paths`). Inside the buildout they are granted by default;
+    /// outside it each needs an `outside` grant.
     pub fn with_option_outputs(mut self, options: &indexmap::IndexMap<String, String>) -> Result<PartGrant, Denial> {
         let buildout_dir = self.read.first().cloned().unwrap_or_default();
         for declared in self.declared.writes.clone() {
-            let Some(name) = declared.strip_prefix("option:") else { continue };
-            let Some(value) = options.get(name).filter(|v| !v.trim().is_empty()) else {
+            let (name, is_dir) = if let Some(name) = declared.strip_prefix("option:") {
+                (name, false)
+            } else if let Some(name) = declared.strip_prefix("option-dir:") {
+                (name, true)
+            } else {
                 continue;
             };
-            let file = crate::config::abspath(&buildout_dir, Path::new(value.trim()));
-            let dir = file.parent().map(Path::to_path_buf).unwrap_or(file.clone());
-            let inside = dir.starts_with(&buildout_dir);
-            if !inside && !self.user.granted(&self.part, GrantKind::Outside, &dir.to_string_lossy()) {
-                return Err(Denial::NotGranted {
-                    part: self.part.clone(),
-                    recipe: self.recipe.clone(),
-                    kind: "outside",
-                    value: dir.to_string_lossy().into_owned(),
-                });
+            let Some(value) = options.get(name) else { continue };
+            let values: Vec<&str> = if is_dir {
+                value.split_whitespace().collect()
+            } else {
+                Some(value.trim()).filter(|v| !v.is_empty()).into_iter().collect()
+            };
+            for value in values {
+                let path = crate::config::abspath(&buildout_dir, Path::new(value));
+                let dir = if is_dir {
+                    path
+                } else {
+                    path.parent().map(Path::to_path_buf).unwrap_or(path.clone())
+                };
+                let inside = dir.starts_with(&buildout_dir);
+                if !inside && !self.user.granted(&self.part, GrantKind::Outside, &dir.to_string_lossy()) {
+                    return Err(Denial::NotGranted {
+                        part: self.part.clone(),
+                        recipe: self.recipe.clone(),
+                        kind: "outside",
+                        value: dir.to_string_lossy().into_owned(),
+                    });
+                }
+                if is_dir {
+                    self.option_dirs.push(dir.clone());
+                }
+                self.write.push(dir);
             }
-            self.write.push(dir);
         }
         Ok(self)
     }
@@ -311,6 +409,32 @@ mod tests {
         let denied = g.check_host("example.com").unwrap_err().to_string();
         assert!(denied.contains("--grant cmmi:host=example.com"), "{denied}");
         assert!(matches!(g.check_program("sh"), Err(Denial::Undeclared { .. })));
+    }
+
+    #[test]
+    fn grants_file_is_scoped_by_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("grants.toml");
+        let shop = dir.path().join("shop");
+        std::fs::create_dir(&shop).unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "grants = [\"*:host=pypi.org\"]\n[buildout.\"{}\"]\ngrants = [\"cmmi:program=make\"]\n",
+                shop.display()
+            ),
+        )
+        .unwrap();
+        let mut here = UserGrants::default();
+        here.add_from_file(&file, &shop).unwrap();
+        assert_eq!(here.grants.len(), 2);
+        let mut elsewhere = UserGrants::default();
+        elsewhere.add_from_file(&file, dir.path()).unwrap();
+        assert_eq!(elsewhere.grants, vec!["*:host=pypi.org".parse().unwrap()]);
+        std::fs::write(&file, "grants = [\"cmmi:net=x\"]\n").unwrap();
+        let err = UserGrants::default().add_from_file(&file, &shop).unwrap_err();
+        assert!(err.starts_with(&format!("grants file {}: invalid grant", file.display())), "{err}");
+        assert!(UserGrants::default().add_from_file(&dir.path().join("none.toml"), &shop).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! reported with the exact grant to add.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,10 +41,45 @@ impl Host for PartState {
             self.denial = Some(denial);
             return Ok(Err(message));
         }
-        Ok(self
-            .services
-            .download(&url, sha256.as_deref(), md5.as_deref())
-            .map(|p| p.to_string_lossy().into_owned()))
+        let fetched = self.services.download(&url, sha256.as_deref(), md5.as_deref());
+        if let Ok(path) = &fetched {
+            self.downloaded.push(path.clone());
+        }
+        Ok(fetched.map(|p| p.to_string_lossy().into_owned()))
+    }
+
+    fn extract(
+        &mut self,
+        archive: String,
+        destination: String,
+        strip_top_level: bool,
+        replace_existing: bool,
+    ) -> wasmtime::Result<Result<Vec<String>, String>> {
+        if let Err(message) = self.readable(&archive).and(self.writable(&destination, "unpack into")) {
+            return Ok(Err(message));
+        }
+        self.services.log(&self.grant.part, Level::Debug, &format!("unpacking {archive} into {destination}"));
+        Ok(crate::archive::extract(Path::new(&archive), Path::new(&destination), strip_top_level, replace_existing)
+            .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
+            .map_err(|e| e.to_string()))
+    }
+
+    fn prepared_dirs(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.prepared.iter().map(|p| p.to_string_lossy().into_owned()).collect())
+    }
+
+    fn copy_file(&mut self, source: String, destination: String) -> wasmtime::Result<Result<(), String>> {
+        if let Err(message) = self.readable(&source).and(self.writable(&destination, "write")) {
+            return Ok(Err(message));
+        }
+        let target = Path::new(&destination);
+        let copied = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::copy(&source, target))
+            .map(|_| ())
+            .map_err(|e| format!("cannot copy {source} to {destination}: {e}"));
+        Ok(copied)
     }
 
     fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
@@ -76,9 +112,11 @@ impl Host for PartState {
             return Ok(Err(message));
         }
         let cwd = match &request.cwd {
-            Some(dir) if !self.grant.may_write(std::path::Path::new(dir)) => {
+            // The program itself runs outside the sandbox (that is what the grant
+            // allows); the working directory need only be one the part can see.
+            Some(dir) if !self.grant.may_own(std::path::Path::new(dir)) => {
                 return Ok(Err(format!(
-                    "cannot run {} in {dir}: not a directory this part may write",
+                    "cannot run {} in {dir}: not a directory this part may read",
                     request.program
                 )));
             }
@@ -96,6 +134,7 @@ impl Host for PartState {
             .current_dir(&cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.grant.visible_env())
             .envs(request.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -108,6 +147,52 @@ impl Host for PartState {
             self.services.log(&self.grant.part, Level::Debug, line);
         }
         Ok(Ok(output))
+    }
+}
+
+impl PartState {
+    /// A file the part may read: one downloaded during this call, or one inside the
+    /// directories its sandbox shows it. Symlinks are resolved first, so a link
+    /// planted in the buildout cannot point the host at a file outside.
+    fn readable(&self, path: &str) -> Result<(), String> {
+        let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let downloaded = self.downloaded.iter().any(|d| std::fs::canonicalize(d).is_ok_and(|d| d == real));
+        if downloaded || self.grant.may_own(&real) {
+            Ok(())
+        } else {
+            Err(format!(
+                "part {} (recipe {}) may not read {path}: it is neither a download of this part nor inside the buildout",
+                self.grant.part, self.grant.recipe
+            ))
+        }
+    }
+
+    /// A destination inside a directory the part may write (checked on the nearest
+    /// existing ancestor with symlinks resolved, then the rest of the path).
+    fn writable(&self, path: &str, verb: &str) -> Result<(), String> {
+        let target = crate::config::abspath(Path::new("/"), Path::new(path));
+        let mut existing = target.as_path();
+        while existing.symlink_metadata().is_err() {
+            match existing.parent() {
+                Some(parent) => existing = parent,
+                None => break,
+            }
+        }
+        let real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+        let real_target = real.join(target.strip_prefix(existing).unwrap_or(Path::new("")));
+        let write_dirs_real = self
+            .grant
+            .write
+            .iter()
+            .any(|dir| real_target.starts_with(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())));
+        if self.grant.may_write(&target) && write_dirs_real {
+            Ok(())
+        } else {
+            Err(format!(
+                "part {} (recipe {}) may not {verb} {path}: not in a directory this part may write",
+                self.grant.part, self.grant.recipe
+            ))
+        }
     }
 }
 

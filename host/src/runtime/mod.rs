@@ -137,6 +137,11 @@ pub struct PartState {
     /// A denial raised by a host service, reported instead of the recipe's error.
     denial: Option<grants::Denial>,
     wall_time: Duration,
+    /// Directories bo created for this call's sandbox (they did not exist before).
+    prepared: Vec<PathBuf>,
+    /// Files `download` handed out during this call, which `extract` and
+    /// `copy-file` may read although they lie in bo's cache.
+    downloaded: Vec<PathBuf>,
 }
 
 impl WasiView for PartState {
@@ -265,7 +270,7 @@ impl Runtime {
         let recipe_name = recipe.name.clone();
         let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
-        let wasi = sandbox(&grant, stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
+        let (wasi, prepared) = sandbox(&grant, stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
             part: part.clone(),
             recipe: recipe_name.clone(),
             message: e,
@@ -283,6 +288,8 @@ impl Runtime {
             log_flooded: false,
             denial: None,
             wall_time: self.limits.wall_time,
+            prepared,
+            downloaded: Vec::new(),
         };
         let mut store = self.store(state);
         let result = recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
@@ -358,12 +365,16 @@ impl PartState {
             log_flooded: false,
             denial: None,
             wall_time: Duration::from_secs(10),
+            prepared: Vec::new(),
+            downloaded: Vec::new(),
         }
     }
 }
 
-/// The WASI context for one call: exactly the part's grant, nothing inherited.
-fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> Result<WasiCtx, String> {
+/// The WASI context for one call: exactly the part's grant, nothing inherited. Also
+/// returns the directories it had to create (outermost first), since a preopen
+/// needs an existing directory.
+fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> Result<(WasiCtx, Vec<PathBuf>), String> {
     let mut builder = WasiCtxBuilder::new();
     builder.stdout(stdout).stderr(stderr).allow_blocking_current_thread(true);
     for (name, value) in grant.visible_env() {
@@ -375,11 +386,15 @@ fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe
     for dir in &grant.read {
         preopen(&mut builder, dir, FsPerms::ReadOnly)?;
     }
+    let mut prepared = Vec::new();
     for dir in &grant.write {
+        let mut missing: Vec<PathBuf> = dir.ancestors().take_while(|a| a.symlink_metadata().is_err()).map(Path::to_path_buf).collect();
+        missing.reverse();
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        prepared.extend(missing);
         preopen(&mut builder, dir, FsPerms::ReadWrite)?;
     }
-    Ok(builder.build())
+    Ok((builder.build(), prepared))
 }
 
 fn preopen(builder: &mut WasiCtxBuilder, dir: &Path, perms: FsPerms) -> Result<(), String> {

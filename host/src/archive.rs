@@ -1,0 +1,337 @@
+//! Unpacking archives for recipes (the `extract` host service): `.tar`, `.tar.gz` /
+//! `.tgz`, `.tar.bz2` / `.tbz2`, `.tar.xz` / `.txz` and `.zip`, recognised by their
+//! first bytes, not their names. Entries that would land outside the destination
+//! (absolute paths, `..`, links pointing out) are refused, the archive is unpacked
+//! into a temporary directory beside the destination first, and only a complete
+//! result is moved into place, so a bad archive leaves nothing behind.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
+use std::path::{Component, Path, PathBuf};
+
+/// Why an archive could not be unpacked, naming the archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot read archive {archive}: {message}")]
+    Read { archive: String, message: String },
+    #[error("archive {archive} holds {entry:?}, which would be written outside {destination}")]
+    Escapes { archive: String, entry: String, destination: String },
+    #[error("archive {archive}: unknown format (expected tar, tar.gz, tar.bz2, tar.xz or zip)")]
+    UnknownFormat { archive: String },
+    #[error("cannot strip the top-level directory of {archive}: it holds {count} entries at the top, not one directory")]
+    NotOneTopLevel { archive: String, count: usize },
+    #[error("cannot unpack {archive}: {target} already exists (remove it, or let the recipe replace existing files)")]
+    Exists { archive: String, target: String },
+    #[error("cannot unpack {archive} into {destination}: {message}")]
+    Write {
+        archive: String,
+        destination: String,
+        message: String,
+    },
+}
+
+enum Format {
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zip,
+}
+
+fn sniff(head: &[u8]) -> Option<Format> {
+    Some(match head {
+        [0x1f, 0x8b, ..] => Format::Gzip,
+        [b'B', b'Z', b'h', ..] => Format::Bzip2,
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Format::Xz,
+        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => Format::Zip,
+        _ if head.len() >= 262 && &head[257..262] == b"ustar" => Format::Tar,
+        _ => return None,
+    })
+}
+
+/// A relative path with no `..`, root or prefix, or `None`.
+fn safe_relative(name: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in name.components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether a link at `entry` (relative to the root) pointing to `target` stays inside.
+fn link_stays_inside(entry: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = entry.components().count() as i64 - 1;
+    for component in target.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            _ => return false,
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Unpacks `archive` into `destination` (created if missing). With `strip_top_level`,
+/// the archive must hold one top-level directory, whose contents are unpacked
+/// (hexagonit's `strip-top-level-dir`). Entries already at the destination are an
+/// error unless `replace_existing`. Returns the top-level paths created (not the
+/// replaced ones).
+pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replace_existing: bool) -> Result<Vec<PathBuf>, ArchiveError> {
+    let name = archive.display().to_string();
+    let read_error = |message: String| ArchiveError::Read {
+        archive: name.clone(),
+        message,
+    };
+    let write_error = |e: std::io::Error| ArchiveError::Write {
+        archive: name.clone(),
+        destination: destination.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut file = File::open(archive).map_err(|e| read_error(e.to_string()))?;
+    let mut head = vec![0u8; 512];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| read_error(e.to_string()))?;
+    head.truncate(n);
+    file.rewind().map_err(|e| read_error(e.to_string()))?;
+    let format = sniff(&head).ok_or_else(|| ArchiveError::UnknownFormat { archive: name.clone() })?;
+
+    let parent = destination.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(write_error)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bo-extract-")
+        .tempdir_in(parent)
+        .map_err(write_error)?;
+    let reader = BufReader::new(file);
+    match format {
+        Format::Zip => unpack_zip(reader, staging.path(), &name, destination)?,
+        Format::Tar => unpack_tar(reader, staging.path(), &name, destination)?,
+        Format::Gzip => unpack_tar(flate2::bufread::GzDecoder::new(reader), staging.path(), &name, destination)?,
+        Format::Bzip2 => unpack_tar(bzip2::bufread::BzDecoder::new(reader), staging.path(), &name, destination)?,
+        Format::Xz => {
+            let mut decoded = Vec::new();
+            lzma_rs::xz_decompress(&mut { reader }, &mut decoded).map_err(|e| read_error(e.to_string()))?;
+            unpack_tar(std::io::Cursor::new(decoded), staging.path(), &name, destination)?
+        }
+    }
+
+    let mut root = staging.path().to_path_buf();
+    if strip_top_level {
+        let entries: Vec<PathBuf> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.path()).collect();
+        match entries.as_slice() {
+            [only] if only.symlink_metadata().is_ok_and(|m| m.is_dir()) => root = only.clone(),
+            _ => {
+                return Err(ArchiveError::NotOneTopLevel {
+                    archive: name.clone(),
+                    count: entries.len(),
+                });
+            }
+        }
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    let targets: Vec<PathBuf> = entries.iter().map(|e| destination.join(e.file_name().unwrap())).collect();
+    if !replace_existing && let Some(existing) = targets.iter().find(|t| t.symlink_metadata().is_ok()) {
+        return Err(ArchiveError::Exists {
+            archive: name.clone(),
+            target: existing.display().to_string(),
+        });
+    }
+    std::fs::create_dir_all(destination).map_err(write_error)?;
+    let mut created = Vec::new();
+    for (entry, target) in entries.iter().zip(targets) {
+        let existed = target.symlink_metadata().is_ok();
+        if existed {
+            remove_path(&target).map_err(write_error)?;
+        }
+        std::fs::rename(entry, &target).map_err(write_error)?;
+        if !existed {
+            created.push(target);
+        }
+    }
+    Ok(created)
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn remove_path(path: &Path) -> std::io::Result<()> {
+    if path.symlink_metadata()?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
+fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path) -> Result<(), ArchiveError> {
+    let read_error = |e: std::io::Error| ArchiveError::Read {
+        archive: archive.to_string(),
+        message: e.to_string(),
+    };
+    let escapes = |entry: &Path| ArchiveError::Escapes {
+        archive: archive.to_string(),
+        entry: entry.display().to_string(),
+        destination: destination.display().to_string(),
+    };
+    let mut tar = tar::Archive::new(reader);
+    tar.set_preserve_permissions(true);
+    tar.set_overwrite(true);
+    for entry in tar.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let path = entry.path().map_err(read_error)?.into_owned();
+        let relative = safe_relative(&path).ok_or_else(|| escapes(&path))?;
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = entry.link_name().map_err(read_error)?.map(|t| t.into_owned()).unwrap_or_default();
+            let inside = if kind.is_hard_link() {
+                safe_relative(&target).is_some()
+            } else {
+                link_stays_inside(&relative, &target)
+            };
+            if !inside {
+                return Err(escapes(&path));
+            }
+        }
+        // `unpack_in` refuses `..` too, and never follows links already unpacked.
+        let unpacked = entry.unpack_in(root).map_err(|e| ArchiveError::Write {
+            archive: archive.to_string(),
+            destination: destination.display().to_string(),
+            message: format!("{}: {e}", path.display()),
+        })?;
+        if !unpacked {
+            return Err(escapes(&path));
+        }
+    }
+    Ok(())
+}
+
+fn unpack_zip(reader: impl Read + Seek, root: &Path, archive: &str, destination: &Path) -> Result<(), ArchiveError> {
+    let read_error = |message: String| ArchiveError::Read {
+        archive: archive.to_string(),
+        message,
+    };
+    let write_error = |e: std::io::Error| ArchiveError::Write {
+        archive: archive.to_string(),
+        destination: destination.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| read_error(e.to_string()))?;
+    for index in 0..zip.len() {
+        let mut file = zip.by_index(index).map_err(|e| read_error(e.to_string()))?;
+        let name = file.name().map_err(|e| read_error(e.to_string()))?.into_owned();
+        let is_symlink = file.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000);
+        let relative = safe_relative(Path::new(&name))
+            .filter(|p| !is_symlink && !name.contains('\\') && !p.as_os_str().is_empty())
+            .ok_or_else(|| ArchiveError::Escapes {
+                archive: archive.to_string(),
+                entry: name.clone(),
+                destination: destination.display().to_string(),
+            })?;
+        let target = root.join(&relative);
+        if file.is_dir() {
+            std::fs::create_dir_all(&target).map_err(write_error)?;
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(write_error)?;
+        }
+        let mut out = File::create(&target).map_err(write_error)?;
+        std::io::copy(&mut file, &mut out).map_err(write_error)?;
+        #[cfg(unix)]
+        if let Some(mode) = file.unix_mode() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o777)).map_err(write_error)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (name, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            // Written raw: `append_data` would refuse the escaping names this tests.
+            let bytes = name.as_bytes();
+            header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            header.set_cksum();
+            builder.append(&header, *data).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn strips_a_single_top_level_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.tar.gz");
+        std::fs::write(&archive, tar_gz(&[("pkg-1.0/configure", b"#!/bin/sh\n"), ("pkg-1.0/src/x.c", b"int x;\n")])).unwrap();
+        let dest = dir.path().join("out");
+        let created = extract(&archive, &dest, true, false).unwrap();
+        assert_eq!(created, vec![dest.join("configure"), dest.join("src")]);
+        assert_eq!(std::fs::read(dest.join("src/x.c")).unwrap(), b"int x;\n");
+        let kept = extract(&archive, &dir.path().join("kept"), false, false).unwrap();
+        assert_eq!(kept, vec![dir.path().join("kept/pkg-1.0")]);
+        // Again: existing entries are an error, or replaced (and not reported).
+        let err = extract(&archive, &dest, true, false).unwrap_err().to_string();
+        assert!(err.contains("configure already exists"), "{err}");
+        assert_eq!(extract(&archive, &dest, true, true).unwrap(), Vec::<PathBuf>::new());
+        let two = dir.path().join("two.tgz");
+        std::fs::write(&two, tar_gz(&[("a", b""), ("b", b"")])).unwrap();
+        let err = extract(&two, &dir.path().join("t"), true, false).unwrap_err().to_string();
+        assert!(err.contains("it holds 2 entries at the top, not one directory"), "{err}");
+    }
+
+    #[test]
+    fn escaping_entries_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("evil.tgz");
+        std::fs::write(&archive, tar_gz(&[("ok.txt", b"fine"), ("../evil.txt", b"bad")])).unwrap();
+        let dest = dir.path().join("out");
+        let err = extract(&archive, &dest, false, false).unwrap_err().to_string();
+        assert!(err.contains("\"../evil.txt\", which would be written outside"), "{err}");
+        assert!(!dest.exists() && !dir.path().join("evil.txt").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("evil.tgz")]);
+    }
+
+    #[test]
+    fn links_must_stay_inside() {
+        assert!(link_stays_inside(Path::new("a/b/link"), Path::new("../c")));
+        assert!(!link_stays_inside(Path::new("a/link"), Path::new("../../etc/passwd")));
+        assert!(!link_stays_inside(Path::new("link"), Path::new("/etc/passwd")));
+    }
+
+    #[test]
+    fn unknown_formats_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("x.tar.gz");
+        std::fs::write(&archive, b"not an archive").unwrap();
+        let err = extract(&archive, &dir.path().join("o"), false, false).unwrap_err().to_string();
+        assert!(err.contains("unknown format"), "{err}");
+    }
+}

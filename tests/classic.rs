@@ -1,0 +1,178 @@
+//! The classic recipes bundled in bo, run by `bo build` on real configs:
+//! `plone.recipe.command` (a shell command on install and update) and
+//! `zc.recipe.cmmi` (a real configure/make/make install of a small C project
+//! served over HTTP on 127.0.0.1). Each also runs without its grants and must fail
+//! closed, naming the grant to add.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use support::TestBuildout;
+
+#[test]
+fn command_runs_on_install_and_update_and_location_is_removed() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo made > ${buildout:directory}/made.txt\nupdate-command = echo updated >> ${buildout:directory}/made.txt\nlocation = ${buildout:directory}/made.txt\n",
+    );
+    let denied = b.bo(&["build"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains("part cmd (recipe plone.recipe.command) was denied program \"sh\": grant it with `--grant cmd:program=sh`"),
+        "{}",
+        denied.stderr
+    );
+    assert!(!b.root.join("made.txt").exists());
+
+    let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("cmd: Running 'echo made > {root}/made.txt'"), "{}", got.stdout);
+    assert_eq!(b.read("made.txt"), "made\n");
+    let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(b.read("made.txt"), "made\nupdated\n");
+
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("made.txt").exists());
+}
+
+#[test]
+fn command_stop_on_error() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = lenient strict\n\n[lenient]\nrecipe = plone.recipe.command\ncommand = exit 3\n\n[strict]\nrecipe = plone.recipe.command\ncommand = exit 4\nstop-on-error = yes\n",
+    );
+    let got = b.bo(&["build", "-j1", "--grant", "*:program=sh"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(got.stdout.contains("lenient: warning: the command exited with status 3"), "{}", got.stdout);
+    assert!(
+        got.stderr.contains("part strict (recipe plone.recipe.command) failed: System error: the command of part strict exited with status 4"),
+        "{}",
+        got.stderr
+    );
+    // The part that worked stays installed and recorded.
+    assert!(b.read(".installed.cfg").contains("[lenient]"));
+}
+
+/// A small autotools-style project: a `configure` that writes the Makefile, a C
+/// program, and `make install` into the prefix.
+fn hello_tarball(dir: &std::path::Path) -> Vec<u8> {
+    let src = dir.join("hello-1.0");
+    std::fs::create_dir_all(&src).unwrap();
+    let configure = r#"#!/bin/sh
+prefix=/usr/local
+greeting=hello
+for arg in "$@"; do
+  case "$arg" in
+    --prefix=*) prefix="${arg#--prefix=}" ;;
+    --with-greeting=*) greeting="${arg#--with-greeting=}" ;;
+  esac
+done
+sed -e "s|@prefix@|$prefix|" -e "s|@greeting@|$greeting|" Makefile.in > Makefile
+echo "configured for $prefix"
+"#;
+    std::fs::write(src.join("configure"), configure).unwrap();
+    Command::new("chmod").args(["+x"]).arg(src.join("configure")).status().unwrap();
+    std::fs::write(
+        src.join("Makefile.in"),
+        "prefix = @prefix@\nall: hello\nhello: hello.c\n\t$(CC) -DGREETING='\"@greeting@\"' -o hello hello.c\ninstall: hello\n\tmkdir -p $(prefix)/bin\n\tcp hello $(prefix)/bin/hello\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("hello.c"),
+        "#include <stdio.h>\nint main(void) { printf(\"%s from cmmi\\n\", GREETING); return 0; }\n",
+    )
+    .unwrap();
+    let tarball = dir.join("hello-1.0.tar.gz");
+    let status = Command::new("tar").arg("czf").arg(&tarball).arg("-C").arg(dir).arg("hello-1.0").status().unwrap();
+    assert!(status.success());
+    std::fs::read(tarball).unwrap()
+}
+
+#[test]
+fn cmmi_builds_a_real_project_end_to_end() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let tarball = hello_tarball(scratch.path());
+    let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), tarball)]));
+    // A patch applied before configure, from the buildout directory.
+    b.write(
+        "patches/shout.patch",
+        "--- hello.c\n+++ hello.c\n@@ -1 +1,2 @@\n #include <stdio.h>\n+/* patched by the buildout */\n",
+    );
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = hello\n\n[hello]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\nextra_options = --with-greeting=bonjour\npatch = patches/shout.patch\nenvironment = CC=cc\n"
+        ),
+    );
+
+    // Without grants: the download is refused, nothing is left behind.
+    let denied = b.bo(&["build"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains("part hello (recipe zc.recipe.cmmi) was denied host \"127.0.0.1\": grant it with `--grant hello:host=127.0.0.1`"),
+        "{}",
+        denied.stderr
+    );
+    assert!(!b.root.join("parts/hello/bin").exists());
+    // The host granted but not the programs: the first program is named.
+    let denied = b.bo(&["build", "--grant", "hello:host=127.0.0.1"]);
+    assert_eq!(denied.code, 1);
+    assert!(denied.stderr.contains("was denied program \"patch\": grant it with `--grant hello:program=patch`"), "{}", denied.stderr);
+
+    let grants = ["--grant", "hello:host=127.0.0.1", "--grant", "hello:program=*"];
+    let got = b.bo(&[&["build"][..], &grants[..]].concat());
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let out = Command::new(b.root.join("parts/hello/bin/hello")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bonjour from cmmi\n");
+    assert!(!b.root.join("parts/hello/__compile__").exists(), "the compile directory is removed");
+    assert!(b.read(".installed.cfg").contains("__buildout_installed__ = {root}/parts/hello".replace("{root}", &b.root.to_string_lossy()).as_str()));
+
+    // Unchanged: updated, not rebuilt (cmmi's update does nothing).
+    let got = b.bo(&[&["build"][..], &grants[..]].concat());
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stdout.contains("Updating hello."), "{}", got.stdout);
+
+    // Removed from parts: uninstalled, exactly its location.
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/hello").exists());
+    assert!(b.root.join("patches/shout.patch").exists());
+}
+
+#[test]
+fn cmmi_failing_build_leaves_the_previous_install() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let tarball = hello_tarball(scratch.path());
+    let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), tarball)]));
+    let config = |extra: &str| {
+        format!("[buildout]\nparts = hello\n\n[hello]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\n{extra}")
+    };
+    let grants = ["--grant", "hello:host=127.0.0.1", "--grant", "hello:program=*"];
+    b.write("buildout.cfg", &config(""));
+    let got = b.bo(&[&["build"][..], &grants[..]].concat());
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let installed = b.read(".installed.cfg");
+
+    // A changed part whose make fails: the error shows make's output.
+    b.write("buildout.cfg", &config("make-options = CC=no-such-compiler\n"));
+    let got = b.bo(&[&["build"][..], &grants[..]].concat());
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(got.stderr.contains("part hello (recipe zc.recipe.cmmi) failed: make CC=no-such-compiler failed with status 2"), "{}", got.stderr);
+    assert!(got.stderr.contains("no-such-compiler"), "{}", got.stderr);
+    // Buildout's rule: the changed part was uninstalled before the new install, so
+    // it is gone from disk and from the state file; the two agree.
+    let after = b.read(".installed.cfg");
+    assert_eq!(after.lines().last(), Some("parts = "), "{after}");
+    assert!(!b.root.join("parts/hello/bin/hello").exists());
+    assert_ne!(installed, after);
+}
