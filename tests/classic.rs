@@ -176,3 +176,83 @@ fn cmmi_failing_build_leaves_the_previous_install() {
     assert!(!b.root.join("parts/hello/bin/hello").exists());
     assert_ne!(installed, after);
 }
+
+/// `hexagonit.recipe.download`, written in JavaScript (componentize-js).
+#[test]
+fn download_recipe_in_javascript() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let tarball = hello_tarball(scratch.path());
+    let data = b"some data\n".to_vec();
+    let (base, _up) = support::serve(HashMap::from([
+        ("hello-1.0.tar.gz".to_string(), tarball),
+        ("files/data.txt".to_string(), data),
+    ]));
+    // md5 of "some data\n".
+    let md5 = "5febbef14389ebcfc3e501fa1091adcb";
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = sources file\n\n[sources]\nrecipe = hexagonit.recipe.download\nurl = {base}/hello-1.0.tar.gz\nstrip-top-level-dir = true\n\n[file]\nrecipe = hexagonit.recipe.download\nurl = {base}/files/data.txt\ndownload-only = true\ndestination = ${{buildout:directory}}/var/data\nmode = 600\nmd5sum = {md5}\n"
+        ),
+    );
+    let denied = b.bo(&["build", "-j1"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains("part sources (recipe hexagonit.recipe.download) was denied host \"127.0.0.1\": grant it with `--grant sources:host=127.0.0.1`"),
+        "{}",
+        denied.stderr
+    );
+    assert!(!b.root.join("parts/sources").exists());
+
+    let got = b.bo(&["build", "-j1", "--grant", "*:host=127.0.0.1"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(b.root.join("parts/sources/configure").is_file() && b.root.join("parts/sources/hello.c").is_file());
+    assert_eq!(b.read("var/data/data.txt"), "some data\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(b.root.join("var/data/data.txt")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let state = b.read(".installed.cfg").replace(&*b.root.to_string_lossy(), "{root}");
+    assert!(state.contains("__buildout_installed__ = {root}/parts/sources\n"), "{state}");
+    assert!(state.contains("__buildout_installed__ = {root}/var/data\n"), "{state}");
+
+    // A wrong digest fails the part and names the file.
+    b.write("buildout.cfg", &b.read("buildout.cfg").replace(md5, "00000000000000000000000000000000"));
+    let got = b.bo(&["build", "-j1", "--grant", "*:host=127.0.0.1"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains(&format!("md5 mismatch for {base}/files/data.txt")), "{}", got.stderr);
+
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/sources").exists() && !b.root.join("var/data").exists());
+}
+
+/// `ignore-existing`: without it an existing entry stops the part; with it the
+/// entry is replaced but not recorded, so uninstalling leaves it.
+#[test]
+fn download_recipe_existing_entries() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), hello_tarball(scratch.path()))]));
+    b.write("src/configure", "mine\n");
+    let config = |extra: &str| {
+        format!(
+            "[buildout]\nparts = sources\n\n[sources]\nrecipe = hexagonit.recipe.download\nurl = {base}/hello-1.0.tar.gz\nstrip-top-level-dir = true\ndestination = ${{buildout:directory}}/src\n{extra}"
+        )
+    };
+    b.write("buildout.cfg", &config(""));
+    let got = b.bo(&["build", "--grant", "sources:host=127.0.0.1"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(got.stderr.contains("{root}/src/configure already exists"), "{}", got.stderr);
+    assert_eq!(b.read("src/configure"), "mine\n");
+    assert!(!b.root.join("src/hello.c").exists());
+
+    b.write("buildout.cfg", &config("ignore-existing = true\n"));
+    let got = b.bo(&["build", "--grant", "sources:host=127.0.0.1"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(b.read("src/configure").contains("--prefix="));
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    assert_eq!(b.bo(&["build"]).code, 0);
+    assert!(b.root.join("src/configure").exists() && !b.root.join("src/hello.c").exists());
+}
