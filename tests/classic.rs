@@ -256,3 +256,73 @@ fn download_recipe_existing_entries() {
     assert_eq!(b.bo(&["build"]).code, 0);
     assert!(b.root.join("src/configure").exists() && !b.root.join("src/hello.c").exists());
 }
+
+/// `z3c.recipe.mkdir`, written in C (clang + wasi-libc, componentized with the
+/// WASI adapter).
+#[test]
+fn mkdir_recipe_in_c() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = TestBuildout::new();
+    b.write("var/existing/keep.txt", "kept\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = dirs kept\n\n[dirs]\nrecipe = z3c.recipe.mkdir\npaths = var/log\n    ${buildout:directory}/var/run/app\n    var/existing\nmode = 0750\nremove-on-update = yes\n\n[kept]\nrecipe = z3c.recipe.mkdir\npaths = data/blobs\n",
+    );
+    let got = b.bo(&["build", "-j1"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    for dir in ["var/log", "var/run", "var/run/app", "var/existing"] {
+        let mode = std::fs::metadata(b.root.join(dir)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750, "{dir}");
+    }
+    assert!(got.stdout.contains("dirs: created path: {root}/var/run/app"), "{}", got.stdout);
+    assert!(got.stdout.contains("dirs: set permissions for {root}/var/existing"), "{}", got.stdout);
+    assert!(b.root.join("data/blobs").is_dir());
+    let state = b.read(".installed.cfg").replace(&*b.root.to_string_lossy(), "{root}");
+    // The original's init rewrites the options: absolute, sorted paths and the flags.
+    assert!(
+        state.contains("paths = {root}/var/existing\n\t{root}/var/log\n\t{root}/var/run/app\n"),
+        "{state}"
+    );
+    assert!(state.contains("remove-on-update = True\n") && state.contains("mode = 0o750\n"), "{state}");
+
+    // Uninstall: `remove-on-update` directories go, the existing one and those of
+    // the part without the flag stay.
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("var/log").exists() && !b.root.join("var/run").exists());
+    assert_eq!(b.read("var/existing/keep.txt"), "kept\n");
+    assert!(b.root.join("data/blobs").is_dir());
+}
+
+#[test]
+fn mkdir_recipe_refusals() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = dirs\n\n[dirs]\nrecipe = z3c.recipe.mkdir\npaths = a/b\ncreate-intermediate = no\n",
+    );
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(
+        got.stderr.contains("part dirs (recipe z3c.recipe.mkdir) failed: Cannot create: {root}/a/b\n       Parent does not exist or not a directory."),
+        "{}",
+        got.stderr
+    );
+    assert!(!b.root.join("a").exists(), "what bo made for the failed part is gone");
+
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("srv/app");
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = dirs\n\n[dirs]\nrecipe = z3c.recipe.mkdir\npaths = {}\n", target.display()),
+    );
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 1);
+    let grant = format!("--grant dirs:outside={}", target.display());
+    assert!(got.stderr.contains(&grant), "{}", got.stderr);
+    assert!(!target.exists());
+    let got = b.bo(&["build", "--grant", &format!("dirs:outside={}", target.display())]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(target.is_dir());
+}
