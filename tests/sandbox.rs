@@ -1,21 +1,27 @@
 //! The sandbox fails closed: every fixture in `tests/fixtures/denials/` makes the
 //! `sandbox-probe` recipe try one escape, and bo must stop the part with the exact
 //! message (naming the part, the recipe and, where one exists, the grant to add),
-//! exit 1, and leave nothing installed. Then the positive side: what is declared
-//! and granted works.
+//! exit 1, and leave nothing installed. Each fixture runs three times: with the
+//! Rust probe, and with the same probe written in C (wasi-libc) and in Python
+//! (componentize-py), from `tests/fixtures/probes/`. Then the positive side: what
+//! is declared and granted works.
 
 mod support;
 
 use support::TestBuildout;
 
-fn run_fixture(name: &str) -> Result<(), String> {
+/// The probes: the Rust one (built with the example recipes) and its ports.
+const PROBES: &[&str] = &["sandbox-probe", "sandbox-probe-c", "sandbox-probe-python"];
+
+fn run_fixture(name: &str, probe: &str) -> Result<(), String> {
     let dir = support::repo_root().join("tests/fixtures/denials").join(name);
-    let b = TestBuildout::with_recipes();
+    let mut b = TestBuildout::with_recipes();
+    let probes = support::repo_root().join("tests/fixtures/probes");
+    let path = std::env::join_paths([b.recipe_path.clone(), probes.join("c"), probes.join("python")]).unwrap();
+    b.env.push(("BO_RECIPE_PATH".into(), path.to_string_lossy().into_owned()));
     let root = b.root.to_string_lossy().into_owned();
-    b.write(
-        "buildout.cfg",
-        &std::fs::read_to_string(dir.join("buildout.cfg")).unwrap().replace("{root}", &root),
-    );
+    let config = std::fs::read_to_string(dir.join("buildout.cfg")).unwrap().replace("{root}", &root);
+    b.write("buildout.cfg", &config.replace("recipe = sandbox-probe\n", &format!("recipe = {probe}\n")));
     std::os::unix::fs::symlink("/etc/hostname", b.root.join("link-out")).unwrap();
     let extra = std::fs::read_to_string(dir.join("args")).unwrap();
     let mut args = vec!["-U", "build"];
@@ -28,11 +34,11 @@ fn run_fixture(name: &str) -> Result<(), String> {
     if got.code != 1 {
         problems.push(format!("exit {} (want 1)", got.code));
     }
-    for line in std::fs::read_to_string(dir.join("expected-error.txt"))
+    let own_words = dir.join(format!("expected-error.{probe}.txt"));
+    let expected = std::fs::read_to_string(if own_words.exists() { own_words } else { dir.join("expected-error.txt") })
         .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-    {
+        .replace("(recipe sandbox-probe)", &format!("(recipe {probe})"));
+    for line in expected.lines().filter(|l| !l.is_empty()) {
         if !got.stderr.contains(line) {
             problems.push(format!("stderr lacks {line:?}"));
         }
@@ -54,7 +60,7 @@ fn run_fixture(name: &str) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{name}: {}\nstderr: {}", problems.join("; "), got.stderr))
+        Err(format!("{name} ({probe}): {}\nstderr: {}", problems.join("; "), got.stderr))
     }
 }
 
@@ -69,12 +75,16 @@ fn every_denial_fails_closed() {
         .collect();
     names.sort();
     assert!(names.len() >= 15, "fixtures: {names:?}");
-    let failures: Vec<String> = names.iter().filter_map(|n| run_fixture(n).err()).collect();
+    let failures: Vec<String> = PROBES
+        .iter()
+        .flat_map(|probe| names.iter().map(move |n| (n, probe)))
+        .filter_map(|(n, probe)| run_fixture(n, probe).err())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} denials did not fail closed:\n{}",
         failures.len(),
-        names.len(),
+        names.len() * PROBES.len(),
         failures.join("\n\n")
     );
 }
