@@ -326,3 +326,53 @@ fn mkdir_recipe_refusals() {
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert!(target.is_dir());
 }
+
+/// `zc.recipe.deployment` writes outside the buildout only under an explicit grant.
+#[test]
+fn deployment_directories_configuration_and_crontab() {
+    let b = TestBuildout::new();
+    let prefix = tempfile::tempdir().unwrap();
+    let p = prefix.path().display().to_string();
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = app app-conf app-cron\n\n[app]\nrecipe = zc.recipe.deployment\nprefix = {p}\nuser = www\n\n[app-conf]\nrecipe = zc.recipe.deployment:configuration\ndeployment = app\ntext = port = 8080\n\n[app-cron]\nrecipe = zc.recipe.deployment:crontab\ndeployment = app\ntimes = 30 2 * * *\ncommand = ${{buildout:bin-directory}}/pack\n"
+        ),
+    );
+    let denied = b.bo(&["build", "-j1"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains(&format!(
+            "part app (recipe zc.recipe.deployment) was denied outside \"{p}/etc/app\": grant it with `--grant app:outside={p}/etc/app`"
+        )),
+        "{}",
+        denied.stderr
+    );
+    assert!(!prefix.path().join("etc").exists(), "nothing was created outside");
+
+    let grant = format!("*:outside={p}");
+    let got = b.bo(&["build", "-j1", "--grant", &grant]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    use std::os::unix::fs::PermissionsExt;
+    for (dir, mode) in [("etc/app", 0o755), ("var/log/app", 0o755), ("var/run/app", 0o750), ("etc/cron.d", 0o755)] {
+        let meta = std::fs::metadata(prefix.path().join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o777, mode, "{dir}");
+    }
+    assert!(got.stdout.contains(&format!("app: Creating '{p}/var/run/app',\n    mode 750, user 'www', group 'www'")), "{}", got.stdout);
+    assert_eq!(std::fs::read_to_string(prefix.path().join("etc/app/app-conf")).unwrap(), "port = 8080");
+    assert_eq!(
+        std::fs::read_to_string(prefix.path().join("etc/cron.d/app-app-cron")).unwrap(),
+        format!("30 2 * * * www {}/bin/pack\n", b.root.display())
+    );
+    let state = b.read(".installed.cfg");
+    assert!(state.contains(&format!("log-directory = {p}/var/log/app\n")), "{state}");
+
+    // Uninstall removes the deployment's own directories and files, never the
+    // shared cron.d / init.d / logrotate.d.
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build", "--grant", &grant]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!prefix.path().join("etc/app").exists() && !prefix.path().join("var/log/app").exists());
+    assert!(!prefix.path().join("etc/cron.d/app-app-cron").exists());
+    assert!(prefix.path().join("etc/cron.d").is_dir() && prefix.path().join("etc/init.d").is_dir());
+}

@@ -93,10 +93,14 @@ pub struct UserGrants {
 }
 
 impl UserGrants {
+    /// Whether `part` was granted `value`. An `outside` grant covers the directory
+    /// it names and everything below it (`--grant app:outside=/srv/app`).
     fn granted(&self, part: &str, kind: GrantKind, value: &str) -> bool {
-        self.grants
-            .iter()
-            .any(|g| (g.part == "*" || g.part == part) && g.kind == kind && (g.value == "*" || g.value == value))
+        self.grants.iter().any(|g| {
+            (g.part == "*" || g.part == part)
+                && g.kind == kind
+                && (g.value == "*" || g.value == value || (kind == GrantKind::Outside && Path::new(value).starts_with(&g.value)))
+        })
     }
 }
 
