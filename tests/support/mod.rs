@@ -147,7 +147,7 @@ pub fn python_tools() -> &'static PythonTools {
             let out = cmd.output().expect("command runs");
             assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         };
-        let packages = ["simple-repository-server", "pypiserver", "oras"];
+        let packages = ["simple-repository-server", "pypiserver", "oras", "componentize-py==0.25.1"];
         let installed = venv.join(".installed");
         if std::fs::read_to_string(&installed).ok().as_deref() != Some(packages.join(" ").as_str()) {
             if !venv.join("bin/pip").exists() {
@@ -362,4 +362,26 @@ pub fn serve(files: std::collections::HashMap<String, Vec<u8>>) -> (String, std:
         }
     });
     (base, up)
+}
+
+/// componentize-js from npm, installed once into `target/test-tools/js`; returns
+/// its `node_modules`.
+pub fn js_tools() -> &'static Path {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let base = repo_root().join("target/test-tools/js");
+        let marker = base.join(".installed-componentize-js-0.23.0");
+        if !marker.exists() {
+            std::fs::create_dir_all(&base).unwrap();
+            std::fs::write(base.join("package.json"), "{\"private\": true}\n").unwrap();
+            let out = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "@bytecodealliance/componentize-js@0.23.0"])
+                .current_dir(&base)
+                .output()
+                .expect("npm runs");
+            assert!(out.status.success(), "npm install failed: {}", String::from_utf8_lossy(&out.stderr));
+            std::fs::write(&marker, "").unwrap();
+        }
+        base.join("node_modules")
+    })
 }

@@ -11,9 +11,13 @@ use crate::runtime::{Limits, Runtime};
 
 #[derive(Debug, Subcommand)]
 pub enum RecipeCommand {
-    /// Scaffold a Rust recipe: `bo recipe new NAME` makes `NAME/` with a working recipe.
+    /// Scaffold a recipe: `bo recipe new NAME` makes `NAME/` with a working recipe.
     New {
         name: String,
+        /// The language to write it in: rust (through the SDK), python
+        /// (componentize-py), javascript (componentize-js) or c (clang + wasi-libc).
+        #[arg(long, short = 'l', default_value = "rust", value_parser = ["rust", "python", "javascript", "c"])]
+        language: String,
         /// Where the recipe SDK is (default: the one this bo was built from).
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
@@ -102,7 +106,39 @@ impl Recipe for Greeter {
 export_recipe!(Greeter);
 "#;
 
-fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
+/// The templates for recipes in other languages: (language, file, text). Each gets
+/// the WIT beside it, so the recipe directory builds on its own.
+const TEMPLATES: &[(&str, &str, &str)] = &[
+    ("python", "app.py", include_str!("../../../recipes-sdk/templates/python/app.py")),
+    ("python", "build.sh", include_str!("../../../recipes-sdk/templates/python/build.sh")),
+    ("javascript", "recipe.js", include_str!("../../../recipes-sdk/templates/javascript/recipe.js")),
+    ("javascript", "build.sh", include_str!("../../../recipes-sdk/templates/javascript/build.sh")),
+    ("c", "main.c", include_str!("../../../recipes-sdk/templates/c/main.c")),
+    ("c", "build.sh", include_str!("../../../recipes-sdk/templates/c/build.sh")),
+];
+
+const WIT: &str = include_str!("../../../wit/recipe/recipe.wit");
+
+fn new_other_language(name: &str, language: &str, dir: &std::path::Path) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", dir.display());
+    std::fs::create_dir_all(dir.join("wit")).map_err(io)?;
+    std::fs::write(dir.join("wit/recipe.wit"), WIT).map_err(io)?;
+    for (_, file, text) in TEMPLATES.iter().filter(|(l, _, _)| *l == language) {
+        let path = dir.join(file);
+        std::fs::write(&path, text.replace("__NAME__", name)).map_err(io)?;
+        #[cfg(unix)]
+        if file.ends_with(".sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+        }
+    }
+    std::fs::write(dir.join(".gitignore"), "*.wasm\n__pycache__/\nnode_modules/\n").map_err(io)?;
+    println!("created {language} recipe {name} in {}", dir.display());
+    println!("build it with `bo recipe build {name}` (runs its build.sh); use it with `recipe = {name}/{name}.wasm`");
+    Ok(())
+}
+
+fn new_recipe(name: &str, language: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
         return Err(format!("invalid recipe name {name:?}: use letters, digits, - and _"));
@@ -110,6 +146,9 @@ fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
     let dir = PathBuf::from(name);
     if dir.exists() {
         return Err(format!("{} already exists", dir.display()));
+    }
+    if language != "rust" {
+        return new_other_language(name, language, &dir);
     }
     let sdk = match sdk {
         Some(path) => path.clone(),
@@ -134,8 +173,38 @@ fn new_recipe(name: &str, sdk: Option<&PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds a recipe in another language through its `build.sh`, which writes
+/// `<dir name>.wasm` beside it.
+fn build_with_script(dir: &std::path::Path) -> Result<(), String> {
+    let status = std::process::Command::new("bash")
+        .arg("build.sh")
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("cannot run {}/build.sh: {e}", dir.display()))?;
+    if !status.success() {
+        return Err(format!("{}/build.sh failed", dir.display()));
+    }
+    let name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    describe_built(&name, &dir.join(format!("{name}.wasm")))
+}
+
+fn describe_built(name: &str, output: &std::path::Path) -> Result<(), String> {
+    let bytes = crate::oci::read_component(output)?;
+    let loaded = runtime()?.load(name, &bytes).map_err(|e| e.to_string())?;
+    println!("built {} ({} bytes, {})", output.display(), bytes.len(), loaded.digest);
+    println!("declares: {}", serde_json::to_string(&loaded.declared()).unwrap_or_default());
+    Ok(())
+}
+
 fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: no Cargo.toml: {e}", dir.display()))?;
+    if !dir.join("Cargo.toml").exists() && dir.join("build.sh").exists() {
+        return build_with_script(dir);
+    }
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .map_err(|e| format!("{}: no Cargo.toml (nor build.sh): {e}", dir.display()))?;
     let name = manifest
         .lines()
         .find_map(|l| {
@@ -157,11 +226,7 @@ fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
     let output = dir
         .join("target/wasm32-wasip2/release")
         .join(format!("{}.wasm", name.replace('-', "_")));
-    let bytes = crate::oci::read_component(&output)?;
-    let loaded = runtime()?.load(&name, &bytes).map_err(|e| e.to_string())?;
-    println!("built {} ({} bytes, {})", output.display(), bytes.len(), loaded.digest);
-    println!("declares: {}", serde_json::to_string(&loaded.declared()).unwrap_or_default());
-    Ok(())
+    describe_built(&name, &output)
 }
 
 /// A local component's bytes and the wasm OCI config describing it (its world,
@@ -181,7 +246,7 @@ fn describe_file(path: &std::path::Path) -> Result<(Vec<u8>, serde_json::Value),
 
 pub fn run(command: &RecipeCommand) -> Result<(), String> {
     match command {
-        RecipeCommand::New { name, sdk } => new_recipe(name, sdk.as_ref()),
+        RecipeCommand::New { name, language, sdk } => new_recipe(name, language, sdk.as_ref()),
         RecipeCommand::Build { dir } => build_recipe(dir),
         RecipeCommand::Push { file, reference, registry } => {
             let (bytes, config) = describe_file(file)?;
