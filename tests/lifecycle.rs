@@ -4,6 +4,8 @@
 //! lines (Installing/Updating/Uninstalling ...), what the recipe printed, the
 //! `.installed.cfg` contents and the `parts/` listing.
 //!
+//! Also: the progress display (spinners on a terminal, plain lines in CI).
+//!
 //! Differences the corpus allows: bo has no Python develop eggs (the `develop`
 //! option and `installed_develop_eggs` are left out of both sides), recipe
 //! signatures are component digests, and Python tracebacks are bo error messages.
@@ -11,6 +13,7 @@
 mod support;
 
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 use support::TestBuildout;
@@ -196,4 +199,45 @@ cases! {
     lc_082_noop_recipe_and_unused_option => "082-lc-noop-recipe-and-unused-option",
     lc_083_no_parts_removes_installed_cfg => "083-lc-no-parts-removes-installed-cfg",
     lc_084_uninstall_needs_recipe => "084-lc-uninstall-needs-recipe",
+}
+
+/// On a terminal bo draws a spinner per running part (on stderr) and prints the
+/// log lines above it; in CI or through a pipe the output is plain lines only.
+#[test]
+fn progress_display_only_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed to give bo a terminal");
+    }
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a b\n[a]\nrecipe = sandbox-probe\nattack = sleep\nms = 400\n[b]\nrecipe = tinyrecipe\ncontent = x\n",
+    );
+    let bo = env!("CARGO_BIN_EXE_bo");
+    let run = |ci: Option<&str>| {
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &format!("{bo} build"), "/dev/null"])
+            .current_dir(&b.root)
+            .env("HOME", b.root.join("home"))
+            .env("BO_RECIPE_PATH", &b.recipe_path)
+            .env("BO_CACHE_DIR", support::repo_root().join("target/test-cache"))
+            .env("TERM", "xterm");
+        match ci {
+            Some(value) => command.env("CI", value),
+            None => command.env_remove("CI"),
+        };
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let live = run(None);
+    assert!(live.contains("Installing a. ") && live.contains("\u{1b}[2K"), "{live:?}");
+    assert!(live.contains("Installing a.\r\n") && live.contains("Installing b.\r\n"), "{live:?}");
+    // Remove the parts, then build again as CI would.
+    std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
+    std::fs::remove_dir_all(b.root.join("parts")).unwrap();
+    let plain = run(Some("true"));
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    assert!(plain.contains("Installing a.\r\n") && plain.contains("Installing b.\r\n"), "{plain:?}");
 }

@@ -7,5 +7,6 @@ pub mod config;
 pub mod net;
 pub mod oci;
 pub mod plan;
+pub mod progress;
 pub mod python;
 pub mod runtime;

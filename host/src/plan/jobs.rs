@@ -95,13 +95,13 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                 } else {
                     format!("Installing {}.", job.part)
                 };
-                println!("{doing}");
+                crate::progress::println(&doing);
                 let use_install = !job.update || !job.recipe.manifest.has_update;
                 if job.update && use_install {
-                    println!(
+                    crate::progress::println(&format!(
                         "The recipe for {} doesn't define an update method. Using its install method.",
                         job.part
-                    );
+                    ));
                 }
                 let part_dir = ctx.settings.parts_directory.join(&job.part);
                 let started = Started {
@@ -118,7 +118,9 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                 let sender = sender.clone();
                 let services = build.services.clone();
                 let runtime = build.runtime.clone();
+                let task = crate::progress::task(&started.doing);
                 scope.spawn(move || {
+                    let _task = task;
                     let job = &started.job;
                     let part = job.part.as_str();
                     let result = runtime.call(&job.recipe, job.grant.clone(), services, |r, s| {

@@ -203,7 +203,7 @@ fn remove_recorded(paths: &str, directory: &Path, allowed_outside: &[PathBuf]) {
         if path.starts_with(directory) && path != directory || allowed_outside.iter().any(|d| path.starts_with(d)) {
             remove_path(&path);
         } else {
-            eprintln!("warning: not removing {line}: it is outside the buildout directory");
+            crate::progress::eprintln(&format!("warning: not removing {line}: it is outside the buildout directory"));
         }
     }
 }
@@ -225,6 +225,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         Runtime::new(options.cache_dir.clone(), options.limits.clone())
             .map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
     );
+    crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
@@ -267,7 +268,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     if !dry_run {
         for dir in [&settings.bin_directory, &settings.parts_directory, &settings.develop_eggs_directory] {
             if !dir.exists() {
-                println!("Creating directory '{}'.", dir.display());
+                crate::progress::println(&format!("Creating directory '{}'.", dir.display()));
                 std::fs::create_dir_all(dir).map_err(|e| fail(&[installing], format!("cannot create {}: {e}", dir.display())))?;
             }
         }
@@ -278,10 +279,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         None => InstalledState::default(),
     };
     if let Some(develop) = ev.get("buildout", "develop", None)?.filter(|d| !d.trim().is_empty()) {
-        eprintln!(
+        crate::progress::eprintln(&format!(
             "warning: develop = {} is not supported by this build of bo yet; ignored",
             develop.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
+        ));
     }
 
     // Evaluate the parts: each one's section, the sections it references, and the
@@ -343,7 +344,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             continue;
         }
         let doing = format!("Uninstalling {part}.");
-        println!("{doing}");
+        crate::progress::println(&doing);
         let old = state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
         let (recipe, entry) = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
@@ -356,7 +357,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             .filter(|d| !d.starts_with(&settings.directory))
             .cloned()
             .collect();
-        println!("Running uninstall recipe.");
+        crate::progress::println("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
         let list = options_list(&old);
         build
@@ -432,9 +433,9 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     if !dry_run && !picked.is_empty() {
         let lines = recipes::format_picked_versions(&picked);
         if settings.show_picked_versions {
-            println!("Versions had to be automatically picked.\nThe following part definition lists the versions picked:");
+            crate::progress::println(&format!("Versions had to be automatically picked.\nThe following part definition lists the versions picked:"));
             for line in &lines {
-                println!("{line}");
+                crate::progress::println(line);
             }
         }
         let versions_file = ev.get("buildout", "update-versions-file", None)?.unwrap_or_default();
@@ -458,7 +459,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
                 .open(&path)
                 .and_then(|mut f| f.write_all(text.as_bytes()))
                 .map_err(|e| fail(&[], format!("cannot update {}: {e}", path.display())))?;
-            println!("Picked versions have been written to {}", path.display());
+            crate::progress::println(&format!("Picked versions have been written to {}", path.display()));
         }
     }
 
@@ -494,9 +495,9 @@ fn warn_unused_buildout_options(ev: &mut Evaluator<'_>, services: &BuildServices
     let unused = ev.unused_options("buildout");
     if !unused.is_empty() {
         let list: Vec<String> = unused.iter().map(|o| format!("'{o}'")).collect();
-        println!(
+        crate::progress::println(&format!(
             "Section `buildout` contains unused option(s): {}.\nThis may be an indication for either a typo in the option's name or a bug in the used recipe.",
             list.join(", ")
-        );
+        ));
     }
 }

@@ -426,9 +426,9 @@ impl HostServices for BuildServices {
         match level {
             Level::Debug => {}
             Level::Info if self.quiet => {}
-            Level::Info => println!("{part}: {message}"),
-            Level::Warning => println!("{part}: warning: {message}"),
-            Level::Error => eprintln!("{part}: error: {message}"),
+            Level::Info => crate::progress::println(&format!("{part}: {message}")),
+            Level::Warning => crate::progress::println(&format!("{part}: warning: {message}")),
+            Level::Error => crate::progress::eprintln(&format!("{part}: error: {message}")),
         }
     }
 }

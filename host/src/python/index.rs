@@ -314,7 +314,8 @@ impl Index {
             }
         }
         std::fs::create_dir_all(&self.settings.cache).map_err(|e| format!("cannot create the download cache: {e}"))?;
-        let tmp = target.with_extension(format!("part{}", std::process::id()));
+        // A unique temporary name: parallel parts may fetch the same file at once.
+        let tmp = crate::net::temp_path_beside(&target);
         std::fs::write(&tmp, &bytes)
             .and_then(|_| std::fs::rename(&tmp, &target))
             .map_err(|e| format!("cannot store {}: {e}", candidate.filename))?;

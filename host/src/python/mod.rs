@@ -65,6 +65,56 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
 }
 
 /// Resolves `requirements` and installs the working set into the store.
+/// How many distributions are fetched and unpacked at once.
+const MAX_CONCURRENT_FETCHES: usize = 8;
+
+/// One resolved distribution into the store: fetched (unless already unpacked),
+/// checked against the index's sha256, unpacked.
+fn fetch_and_install(index: &Index, dist: &resolve::Resolved, store: &std::path::Path, counter: &crate::progress::Counter) -> Result<Installed, String> {
+    let target_dir = wheel::store_path(store, &dist.candidate.filename);
+    // The wheel's sha256 is kept beside the store entry, so a later run locks the
+    // same digest without the file at hand.
+    let hash_file = store.join(".hashes").join(format!("{}.sha256", dist.candidate.filename));
+    let (path, sha256) = match std::fs::read_to_string(&hash_file) {
+        Ok(hash) if target_dir.is_dir() => (None, hash.trim().to_string()),
+        _ => {
+            let path = index.fetch(&dist.candidate)?;
+            counter.inc(&dist.candidate.filename);
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if let Some(want) = &dist.candidate.sha256
+                && !want.eq_ignore_ascii_case(&hash)
+            {
+                return Err(format!(
+                    "{}: sha256 mismatch: the index says {want}, the file is {hash}",
+                    dist.candidate.filename
+                ));
+            }
+            (Some(path), hash)
+        }
+    };
+    let installed = match path {
+        Some(path) => wheel::install(&path, store),
+        None => wheel::read_installed(&target_dir, &dist.candidate.filename),
+    }
+    .map_err(|e| e.to_string())?;
+    if !hash_file.is_file() {
+        let _ = std::fs::create_dir_all(hash_file.parent().unwrap());
+        let _ = std::fs::write(&hash_file, &sha256);
+    }
+    Ok(Installed {
+        name: dist.name.clone(),
+        version: dist.version.to_string(),
+        location: installed.location,
+        console_scripts: installed.console_scripts,
+        required_by: dist.required_by.clone(),
+        picked: dist.picked,
+        filename: dist.candidate.filename.clone(),
+        sha256,
+        source: dist.candidate.origin.clone(),
+    })
+}
+
 pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
     let env = target(&settings.executable)?;
     let marker_env = env
@@ -86,49 +136,31 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         installed: &installed,
     };
     let resolved = resolver.resolve(&parsed)?;
-    let mut out = Vec::new();
-    for dist in resolved {
-        let target_dir = wheel::store_path(&settings.store, &dist.candidate.filename);
-        // The wheel's sha256 is kept beside the store entry, so a later run locks the
-        // same digest without the file at hand.
-        let hash_file = settings.store.join(".hashes").join(format!("{}.sha256", dist.candidate.filename));
-        let (path, sha256) = match std::fs::read_to_string(&hash_file) {
-            Ok(hash) if target_dir.is_dir() => (None, hash.trim().to_string()),
-            _ => {
-                let path = index.fetch(&dist.candidate)?;
-                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-                if let Some(want) = &dist.candidate.sha256
-                    && !want.eq_ignore_ascii_case(&hash)
-                {
-                    return Err(format!(
-                        "{}: sha256 mismatch: the index says {want}, the file is {hash}",
-                        dist.candidate.filename
-                    ));
+    // Fetch and unpack concurrently (downloads dominate a fresh install); results
+    // keep the resolution order.
+    let missing = resolved
+        .iter()
+        .filter(|d| !wheel::store_path(&settings.store, &d.candidate.filename).is_dir())
+        .count();
+    let counter = crate::progress::counter("Downloading", missing as u64);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Installed, String>>>> = resolved.iter().map(|_| Default::default()).collect();
+    let workers = resolved.len().clamp(1, MAX_CONCURRENT_FETCHES);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(dist) = resolved.get(i) else { break };
+                    let result = fetch_and_install(&index, dist, &settings.store, &counter);
+                    *results[i].lock().unwrap() = Some(result);
                 }
-                (Some(path), hash)
-            }
-        };
-        let installed = match path {
-            Some(path) => wheel::install(&path, &settings.store),
-            None => wheel::read_installed(&target_dir, &dist.candidate.filename),
+            });
         }
-        .map_err(|e| e.to_string())?;
-        if !hash_file.is_file() {
-            let _ = std::fs::create_dir_all(hash_file.parent().unwrap());
-            let _ = std::fs::write(&hash_file, &sha256);
-        }
-        out.push(Installed {
-            name: dist.name.clone(),
-            version: dist.version.to_string(),
-            location: installed.location,
-            console_scripts: installed.console_scripts,
-            required_by: dist.required_by,
-            picked: dist.picked,
-            filename: dist.candidate.filename.clone(),
-            sha256,
-            source: dist.candidate.origin.clone(),
-        });
+    });
+    let mut out = Vec::new();
+    for result in results {
+        out.push(result.into_inner().unwrap().expect("every distribution was handled")?);
     }
     Ok(out)
 }
