@@ -132,22 +132,31 @@ def scenario_parallel(args, env_bo):
     return out
 
 
-WHEELS = ["python-dateutil==2.9.0.post0", "attrs==25.3.0", "idna==3.10"]
+# The egg scenarios: requirements whose wheels (with their dependencies) are
+# downloaded from PyPI once into a local directory.
+SMALL = ["python-dateutil==2.9.0.post0", "attrs==25.3.0", "idna==3.10"]  # 4 wheels
+LARGE = ["sphinx==8.1.3", "flask==3.1.0", "requests==2.32.3", "pyramid==2.0.2", "pytest==8.3.4", "rich==13.9.4",
+         "alembic==1.14.0"]  # ~50 wheels
 
 
-def scenario_eggs(args, env_bo, env_py):
-    """A zc.recipe.egg part with 4 wheels from a local directory: fresh and warm,
-    vs zc.buildout and `uv pip install --target`."""
-    wheels = os.path.join(args.work, "wheels")
+def project(requirement):
+    return requirement.split("==")[0]
+
+
+def scenario_eggs(args, env_bo, env_py, tag, requirements):
+    """A zc.recipe.egg part with the wheels of `requirements` from a local directory:
+    fresh and warm, vs zc.buildout and `uv pip install --target`."""
+    wheels = os.path.join(args.work, f"wheels-{tag}")
     if not os.path.isdir(wheels) or not os.listdir(wheels):
         os.makedirs(wheels, exist_ok=True)
-        for w in WHEELS:
-            subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q", "--only-binary=:all:", "-d", wheels, w],
-                           check=True, env=dict(os.environ, PIP_FIND_LINKS=""))
-    base = os.path.join(args.work, "eggs")
+        subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q", "--only-binary=:all:", "-d", wheels]
+                       + requirements, check=True, env=dict(os.environ, PIP_FIND_LINKS=""))
+    count = len([f for f in os.listdir(wheels) if f.endswith(".whl")])
+    base = os.path.join(args.work, f"eggs-{tag}")
     shutil.rmtree(base, ignore_errors=True)
+    eggs = "".join(f"    {project(r)}\n" for r in requirements)
     cfg = (f"[buildout]\nparts = app\nfind-links = {wheels}\nindex = {wheels}\n"
-           "[app]\nrecipe = zc.recipe.egg\neggs =\n    python-dateutil\n    attrs\n    idna\ninterpreter = py\n")
+           f"[app]\nrecipe = zc.recipe.egg\neggs =\n{eggs}interpreter = py\n")
     b, z, u = (os.path.join(base, t) for t in ("bo", "buildout", "uv"))
     write(os.path.join(b, "buildout.cfg"), cfg)
     write(os.path.join(z, "buildout.cfg"), cfg)
@@ -162,7 +171,7 @@ def scenario_eggs(args, env_bo, env_py):
         "bo": ([args.bo, "-U", "-N", "-q"], b, env_b),
         "zc.buildout": ([os.path.join(z, "bin", "buildout"), "-U", "-N", "-q"], z, env_z),
         "uv pip install --target": ([uv, "pip", "install", "-q", "--no-index", "--find-links", wheels, "--target", "t",
-                                     "--python", sys.executable, "python-dateutil", "attrs", "idna"], u, env_u),
+                                     "--python", sys.executable] + [project(r) for r in requirements], u, env_u),
     }
 
     def fresh(name):
@@ -183,7 +192,7 @@ def scenario_eggs(args, env_bo, env_py):
                 shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else (os.path.exists(p) and os.remove(p))
 
     hot = measure(contenders, args.rounds, prepare=warm)
-    return cold, hot
+    return count, cold, hot
 
 
 def fmt(results, reference="bo"):
@@ -205,6 +214,8 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", choices=["noop", "resolve", "eggs", "parallel"],
+                        help="run only these scenarios")
     args = parser.parse_args()
     if args.quick:
         args.rounds = 3
@@ -220,17 +231,26 @@ def main():
     env_py = dict(os.environ, HOME=home, PIP_NO_INDEX="1")
     env_bo = dict(env_py, BO_RECIPE_PATH=recipe_dir, BO_CACHE_DIR=os.path.join(args.work, "bo-cache"))
 
+    def eggs(tag, requirements):
+        count, cold, hot = scenario_eggs(args, env_bo, env_py, tag, requirements)
+        return [(f"egg part, {count} wheels, fresh (empty store and caches)", cold),
+                (f"egg part, {count} wheels, warm (store filled)", hot)]
+
+    scenarios = {
+        "noop": lambda: [("no-op build, 3 parts", scenario_noop(args, 3, env_bo, env_py)),
+                         ("no-op build, 20 parts", scenario_noop(args, 20, env_bo, env_py))],
+        "resolve": lambda: [("resolve: 12-file extends chain, 1,000 pins (bo query --json / buildout annotate)",
+                             scenario_resolve(args, env_bo, env_py))],
+        "eggs": lambda: eggs("small", SMALL) + eggs("large", LARGE),
+        "parallel": lambda: [("parts waiting ~1 s each, -j 8", scenario_parallel(args, env_bo))],
+    }
     table = []
-    for label, results in [
-        ("no-op build, 3 parts", scenario_noop(args, 3, env_bo, env_py)),
-        ("no-op build, 20 parts", scenario_noop(args, 20, env_bo, env_py)),
-        ("resolve: 12-file extends chain, 1,000 pins (bo query --json / buildout annotate)", scenario_resolve(args, env_bo, env_py)),
-    ] + list(zip(["egg part, 4 wheels, fresh (empty store and caches)", "egg part, 4 wheels, warm (store filled)"],
-                 scenario_eggs(args, env_bo, env_py))) + [
-        ("parts waiting ~1 s each, -j 8", scenario_parallel(args, env_bo)),
-    ]:
-        for name, median, ratio, peak in fmt(results):
-            table.append(f"| {label} | {name} | {median} | {ratio} | {peak} |")
+    for key, scenario in scenarios.items():
+        if args.only and key not in args.only:
+            continue
+        for label, results in scenario():
+            for name, median, ratio, peak in fmt(results):
+                table.append(f"| {label} | {name} | {median} | {ratio} | {peak} |")
 
     cpu = "unknown"
     try:

@@ -108,3 +108,75 @@ fn picked_versions_are_shown_and_written() {
         "{versions}"
     );
 }
+
+/// A project with only a source distribution: building it needs the user's
+/// `build` grant; with it, bo builds a wheel through the project's PEP 517 backend
+/// (setuptools, installed from the index by bo itself), caches it, and the script
+/// runs. A failing build shows the backend's own error.
+#[test]
+fn source_distributions_are_built_with_pep_517_under_a_grant() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    let sdists = tempfile::tempdir().unwrap();
+    let make_sdist = |name: &str, setup_py: Option<&str>| {
+        let src = sdists.path().join("src").join(format!("{name}-1.0"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("pyproject.toml"),
+            format!(
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"1.0\"\n\n[project.scripts]\n{name} = \"{name}:main\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(src.join(format!("{name}.py")), "def main():\n    print('built from source')\n").unwrap();
+        if let Some(setup) = setup_py {
+            std::fs::write(src.join("setup.py"), setup).unwrap();
+        }
+        let status = Command::new("tar")
+            .arg("czf")
+            .arg(sdists.path().join(format!("{name}-1.0.tar.gz")))
+            .arg("-C")
+            .arg(sdists.path().join("src"))
+            .arg(format!("{name}-1.0"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    make_sdist("greet", None);
+    make_sdist("broken", Some("raise SystemExit('this project cannot be built here')\n"));
+    let config = |eggs: &str| {
+        format!(
+            "[buildout]\nparts = app\nindex = {}\nfind-links = {}\n\n[app]\nrecipe = zc.recipe.egg\neggs = {eggs}\n",
+            support::json_index(),
+            sdists.path().display()
+        )
+    };
+    b.write("buildout.cfg", &config("greet"));
+    let denied = b.bo(&["-U", "build"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains("greet 1.0 has no wheel that fits this Python, only a source distribution; building it runs the project's build code on this machine: grant it with `--grant app:build=greet`"),
+        "{}",
+        denied.stderr
+    );
+
+    let got = b.bo(&["-U", "build", "--grant", "app:build=greet"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("Building a wheel from greet-1.0.tar.gz (setuptools.build_meta)"), "{}", got.stdout);
+    assert_eq!(run(&b.root.join("bin/greet"), &[]), "built from source");
+    assert!(b.read("bo.lock").contains("greet-1.0-py3-none-any.whl"), "{}", b.read("bo.lock"));
+
+    // Built once: a fresh buildout with the same cache does not build again.
+    std::fs::remove_dir_all(b.root.join("eggs")).unwrap();
+    std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
+    let again = b.bo(&["-U", "build", "--grant", "app:build=greet"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stdout.contains("Building a wheel"), "{}", again.stdout);
+    assert_eq!(run(&b.root.join("bin/greet"), &[]), "built from source");
+
+    b.write("buildout.cfg", &config("broken"));
+    let failed = b.bo(&["-U", "build", "--grant", "app:build=*"]);
+    assert_eq!(failed.code, 1);
+    assert!(failed.stderr.contains("building a wheel from broken-1.0.tar.gz failed"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("this project cannot be built here"), "{}", failed.stderr);
+}

@@ -39,16 +39,29 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundled-recipes/wasm32-wasip2/release");
     let cache = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("build bo first (it builds the recipes)")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-        .collect();
-    files.sort();
-    println!("| recipe | size | first load (compile) | runtime setup | warm load (precompiled) | call: instantiate + init |");
-    println!("|---|---|---|---|---|---|");
-    for file in files {
+    let wasm_in = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        files.sort();
+        files
+    };
+    let mut files: Vec<(&str, std::path::PathBuf)> = wasm_in(&dir).into_iter().map(|f| ("Rust", f)).collect();
+    assert!(!files.is_empty(), "build bo first (it builds the recipes)");
+    // The prebuilt recipes in other languages, one directory each.
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-recipes");
+    for (language, dir) in [("Python", "python"), ("JavaScript", "javascript"), ("C", "c")] {
+        let mut recipes: Vec<_> = std::fs::read_dir(examples.join(dir)).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        recipes.sort();
+        files.extend(recipes.iter().flat_map(|r| wasm_in(r)).map(|f| (language, f)));
+    }
+    println!("| recipe | language | size | first load (compile) | runtime setup | warm load (precompiled) | call: instantiate + init |");
+    println!("|---|---|---|---|---|---|---|");
+    for (language, file) in files {
         let bytes = std::fs::read(&file).unwrap();
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         let start = Instant::now();
@@ -78,7 +91,7 @@ fn main() {
             calls.push(t.elapsed());
         }
         println!(
-            "| {name} | {} KiB | {:.1} ms | {:.2} ms | {:.2} ms | {:.3} ms |",
+            "| {name} | {language} | {} KiB | {:.1} ms | {:.2} ms | {:.2} ms | {:.3} ms |",
             bytes.len() / 1024,
             compile.as_secs_f64() * 1e3,
             median(setups).as_secs_f64() * 1e3,

@@ -135,6 +135,8 @@ pub const TEST_WHEELS: &[&str] = &[
     "attrs==25.3.0",
     "idna==3.10",
     "pyflakes==3.2.0",
+    // The build backend for the source-distribution tests.
+    "setuptools==75.8.0",
 ];
 
 pub fn python_tools() -> &'static PythonTools {
@@ -157,7 +159,7 @@ pub fn python_tools() -> &'static PythonTools {
             std::fs::write(&installed, packages.join(" ")).unwrap();
         }
         let marker = wheels.join(".complete");
-        if !marker.exists() {
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(TEST_WHEELS.join(" ").as_str()) {
             std::fs::create_dir_all(&wheels).unwrap();
             // One at a time: pip refuses two versions of one project in one call.
             for wheel in TEST_WHEELS {
@@ -167,7 +169,7 @@ pub fn python_tools() -> &'static PythonTools {
                     .arg(wheel)
                     .env("PIP_FIND_LINKS", ""));
             }
-            std::fs::write(&marker, "").unwrap();
+            std::fs::write(&marker, TEST_WHEELS.join(" ")).unwrap();
         }
         let index_tree = base.join("index");
         for entry in std::fs::read_dir(&wheels).unwrap().flatten() {

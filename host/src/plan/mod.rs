@@ -225,8 +225,13 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         Runtime::new(options.cache_dir.clone(), options.limits.clone())
             .map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
     );
+    let mut grants = options.grants.clone();
+    grants
+        .add_from_file(&crate::runtime::grants::user_grants_file(), &settings.directory)
+        .map_err(|m| fail(&[], m))?;
     crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
+        grants: grants.clone(),
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),
@@ -246,10 +251,6 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             ..options.oci.clone()
         },
     });
-    let mut grants = options.grants.clone();
-    grants
-        .add_from_file(&crate::runtime::grants::user_grants_file(), &settings.directory)
-        .map_err(|m| fail(&[], m))?;
     let build = Build {
         layout: Layout {
             directory: settings.directory.clone(),

@@ -4,6 +4,7 @@
 //! `project-entry.wasm` in the directories of `BO_RECIPE_PATH`, then among the
 //! recipes bundled in bo.
 
+use crate::runtime::grants::GrantKind;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -202,6 +203,8 @@ pub struct BuildServices {
     /// Versions picked without an exact pin: name → (version, who required it).
     pub picked: Mutex<BTreeMap<String, (String, Vec<String>)>>,
     pub oci: crate::oci::OciOptions,
+    /// The user's grants (for the host capabilities of `python.install`).
+    pub grants: crate::runtime::grants::UserGrants,
 }
 
 impl BuildServices {
@@ -276,6 +279,8 @@ impl BuildServices {
             None => self.download_cache.join("dist"),
         };
         InstallSettings {
+            part: part.to_string(),
+            allow_build: self.grants.values(part, GrantKind::Build),
             executable: self.python_executable(part),
             index: IndexSettings {
                 index: Some(index),

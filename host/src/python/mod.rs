@@ -9,6 +9,7 @@ pub mod lock;
 pub mod metadata;
 pub mod resolve;
 pub mod scripts;
+pub mod sdist;
 pub mod tags;
 pub mod wheel;
 
@@ -34,6 +35,11 @@ pub struct InstallSettings {
     pub resolve: ResolveSettings,
     /// The distribution store (`eggs-directory`).
     pub store: PathBuf,
+    /// The part installing (for messages).
+    pub part: String,
+    /// Projects the user allows bo to build from source (`--grant PART:build=NAME`,
+    /// `*` for any): building runs the project's code on this machine.
+    pub allow_build: Vec<String>,
 }
 
 /// One distribution of a part's working set.
@@ -128,9 +134,51 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         .collect::<Result<_, _>>()?;
     let store = settings.store.clone();
     let installed = move |c: &index::Candidate| wheel::store_path(&store, &c.filename).is_dir();
+    let build_sdist = |project: &str, sdist: &index::Candidate| -> Result<index::Candidate, String> {
+        let allowed = settings
+            .allow_build
+            .iter()
+            .any(|p| p == "*" || metadata::normalize(p) == metadata::normalize(project));
+        if !allowed {
+            return Err(format!(
+                "{project} {} has no wheel that fits this Python, only a source distribution; building it runs the project's build code on this machine: grant it with `--grant {}:build={project}`",
+                sdist.version, settings.part
+            ));
+        }
+        let file = index.fetch(sdist)?;
+        let install_build_requirements = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
+            let build_settings = InstallSettings {
+                // The build environment follows the index settings, not the part's pins.
+                resolve: ResolveSettings {
+                    pins: Default::default(),
+                    ..settings.resolve.clone()
+                },
+                ..settings.clone()
+            };
+            Ok(install(requirements, &build_settings)?.into_iter().map(|d| d.location).collect())
+        };
+        let wheel = sdist::build_wheel(&file, &settings.executable, &settings.index.cache.join("built"), &install_build_requirements)?;
+        let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let parsed = tags::WheelName::parse(&filename).ok_or_else(|| format!("the build of {} made {filename}, not a wheel", sdist.filename))?;
+        if tags.rank(&parsed).is_none() {
+            return Err(format!("the build of {} made {filename}, which does not fit this Python", sdist.filename));
+        }
+        Ok(index::Candidate {
+            filename,
+            url: wheel.to_string_lossy().into_owned(),
+            version: sdist.version.clone(),
+            sha256: None,
+            requires_python: sdist.requires_python.clone(),
+            has_metadata_file: false,
+            yanked: false,
+            wheel: Some(parsed),
+            origin: format!("{} (built from {})", sdist.origin, sdist.filename),
+        })
+    };
     let resolver = Resolver {
         index: &index,
         tags: &tags,
+        build_sdist: &build_sdist,
         env: &marker_env,
         settings: &settings.resolve,
         installed: &installed,

@@ -41,6 +41,8 @@ pub struct Resolved {
 pub struct Resolver<'a> {
     pub index: &'a Index,
     pub tags: &'a Tags,
+    /// Turns a source distribution into a wheel candidate (or says why not).
+    pub build_sdist: &'a dyn Fn(&str, &Candidate) -> Result<Candidate, String>,
     pub env: &'a MarkerEnvironment,
     pub settings: &'a ResolveSettings,
     /// Installed copies, consulted first when not in newest mode.
@@ -194,23 +196,40 @@ impl Resolver<'_> {
             }
         }
         let rank = |c: &Candidate| c.wheel.as_ref().and_then(|w| self.tags.rank(w)).unwrap_or(usize::MAX);
-        let best = usable
+        let best_wheel = usable
             .into_iter()
-            .max_by(|a, b| a.version.cmp(&b.version).then_with(|| rank(b).cmp(&rank(a))))
-            .ok_or_else(|| {
-                let sdists = candidates.iter().any(|c| c.wheel.is_none() && specifiers.contains(&c.version));
-                let versions: Vec<String> = {
-                    let mut v: Vec<&Version> = candidates.iter().map(|c| &c.version).collect();
-                    v.sort();
-                    v.dedup();
-                    v.iter().map(|v| v.to_string()).collect()
-                };
-                if sdists {
-                    format!("Couldn't find a wheel for '{requirement}' that fits this Python; only source distributions match, and bo does not build them yet (available: {})", versions.join(", "))
-                } else {
-                    format!("Couldn't find a distribution for '{requirement}' (available: {})", versions.join(", "))
+            .max_by(|a, b| a.version.cmp(&b.version).then_with(|| rank(b).cmp(&rank(a))));
+        let built;
+        let best = match best_wheel {
+            Some(wheel) => wheel,
+            None => {
+                // No wheel fits: the newest fitting source distribution, built.
+                let mut sdists: Vec<&Candidate> = candidates
+                    .iter()
+                    .filter(|c| {
+                        c.wheel.is_none()
+                            && !c.yanked
+                            && specifiers.contains(&c.version)
+                            && c.requires_python.as_ref().is_none_or(|rp| rp.contains(python))
+                    })
+                    .collect();
+                if self.settings.prefer_final && sdists.iter().any(|c| !c.version.any_prerelease()) {
+                    sdists.retain(|c| !c.version.any_prerelease());
                 }
-            })?;
+                let Some(sdist) = sdists.into_iter().max_by(|a, b| a.version.cmp(&b.version)) else {
+                    let mut versions: Vec<&Version> = candidates.iter().map(|c| &c.version).collect();
+                    versions.sort();
+                    versions.dedup();
+                    let versions: Vec<String> = versions.iter().map(|v| v.to_string()).collect();
+                    return Err(format!(
+                        "Couldn't find a distribution for '{requirement}' (available: {})",
+                        versions.join(", ")
+                    ));
+                };
+                built = (self.build_sdist)(project, sdist)?;
+                &built
+            }
+        };
         let metadata = self.index.metadata(best)?;
         Ok(Resolved {
             name: metadata.name.clone(),

@@ -28,6 +28,9 @@ pub enum GrantKind {
     Host,
     Program,
     Env,
+    /// Building a Python project from source (runs its build code on the host):
+    /// a host capability of `python.install`, so recipes need not declare it.
+    Build,
 }
 
 impl GrantKind {
@@ -38,6 +41,7 @@ impl GrantKind {
             GrantKind::Host => "host",
             GrantKind::Program => "program",
             GrantKind::Env => "env",
+            GrantKind::Build => "build",
         }
     }
 
@@ -48,6 +52,7 @@ impl GrantKind {
             "host" => GrantKind::Host,
             "program" => GrantKind::Program,
             "env" => GrantKind::Env,
+            "build" => GrantKind::Build,
             _ => return None,
         })
     }
@@ -65,7 +70,7 @@ impl std::str::FromStr for Grant {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let usage = || format!("invalid grant {s:?}: expected PART:KIND=VALUE, KIND one of write, outside, host, program, env");
+        let usage = || format!("invalid grant {s:?}: expected PART:KIND=VALUE, KIND one of write, outside, host, program, env, build");
         let (target, value) = s.split_once('=').ok_or_else(usage)?;
         let (part, kind) = target.split_once(':').ok_or_else(usage)?;
         let kind = GrantKind::parse(kind.trim()).ok_or_else(usage)?;
@@ -93,6 +98,15 @@ pub struct UserGrants {
 }
 
 impl UserGrants {
+    /// The values `part` was granted for `kind`.
+    pub fn values(&self, part: &str, kind: GrantKind) -> Vec<String> {
+        self.grants
+            .iter()
+            .filter(|g| (g.part == "*" || g.part == part) && g.kind == kind)
+            .map(|g| g.value.clone())
+            .collect()
+    }
+
     /// Whether `part` was granted `value`. An `outside` grant covers the directory
     /// it names and everything below it (`--grant app:outside=/srv/app`).
     fn granted(&self, part: &str, kind: GrantKind, value: &str) -> bool {

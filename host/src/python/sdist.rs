@@ -1,0 +1,189 @@
+//! Source distributions. When no wheel of a project fits the target interpreter, bo
+//! builds one from the project's sdist through its PEP 517 backend: it unpacks the
+//! sdist, installs the backend's requirements (`[build-system] requires`, then what
+//! `get_requires_for_build_wheel` asks for) as wheels into the store itself (no pip),
+//! runs the backend with the target interpreter in isolated mode with exactly those
+//! distributions on `sys.path`, and caches the built wheel by the sdist's sha256 and
+//! the interpreter. Building runs the project's own code on this machine, so the
+//! caller only gets here with the user's `build` grant for the project.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// Runs one PEP 517 hook: `python -I -c SHIM BACKEND HOOK RESULT_FILE [WHEEL_DIR]`,
+/// with `BO_BUILD_PATH` (the build environment) and `BO_BACKEND_PATH` (in-tree
+/// backends) put first on `sys.path`. The result goes to a file, since backends
+/// print freely on stdout.
+const SHIM: &str = r#"
+import importlib, json, os, sys
+sys.path[0:0] = [p for p in os.environ.get("BO_BACKEND_PATH", "").split(os.pathsep) if p]
+sys.path[0:0] = [p for p in os.environ.get("BO_BUILD_PATH", "").split(os.pathsep) if p]
+spec, hook, result = sys.argv[1], sys.argv[2], sys.argv[3]
+module, _, attrs = spec.partition(":")
+backend = importlib.import_module(module)
+for attr in filter(None, attrs.split(".")):
+    backend = getattr(backend, attr)
+if hook == "get_requires_for_build_wheel":
+    found = getattr(backend, hook, None)
+    value = found({}) if found else []
+else:
+    value = backend.build_wheel(sys.argv[4], {})
+with open(result, "w") as f:
+    json.dump(value, f)
+"#;
+
+/// What PEP 518 says to build with when `pyproject.toml` says nothing.
+const DEFAULT_REQUIRES: &[&str] = &["setuptools>=40.8.0"];
+const DEFAULT_BACKEND: &str = "setuptools.build_meta:__legacy__";
+
+/// The `[build-system]` table of an unpacked sdist.
+#[derive(Debug, PartialEq)]
+struct BuildSystem {
+    requires: Vec<String>,
+    backend: String,
+    backend_path: Vec<String>,
+}
+
+fn build_system(source: &Path) -> Result<BuildSystem, String> {
+    let default = || BuildSystem {
+        requires: DEFAULT_REQUIRES.iter().map(|s| s.to_string()).collect(),
+        backend: DEFAULT_BACKEND.to_string(),
+        backend_path: Vec::new(),
+    };
+    let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
+        return Ok(default());
+    };
+    let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("pyproject.toml: {e}"))?;
+    let Some(table) = doc.get("build-system") else {
+        return Ok(default());
+    };
+    let strings = |key: &str| -> Vec<String> {
+        table
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let backend = table.get("build-backend").and_then(|v| v.as_str()).map(String::from);
+    Ok(BuildSystem {
+        requires: if table.get("requires").is_some() { strings("requires") } else { default().requires },
+        // PEP 517: no backend named means the legacy setuptools one.
+        backend: backend.unwrap_or_else(|| DEFAULT_BACKEND.to_string()),
+        backend_path: strings("backend-path"),
+    })
+}
+
+/// The last lines of a failed build's output, which say why.
+fn tail(output: &std::process::Output) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(25)..].join("\n")
+}
+
+fn run_hook(python: &str, source: &Path, system: &BuildSystem, build_path: &[PathBuf], hook: &str, wheel_dir: Option<&Path>) -> Result<serde_json::Value, String> {
+    let result = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut command = Command::new(python);
+    command
+        .args(["-I", "-c", SHIM, &system.backend, hook])
+        .arg(result.path())
+        .current_dir(source)
+        .env("BO_BUILD_PATH", std::env::join_paths(build_path).map_err(|e| e.to_string())?)
+        .env(
+            "BO_BACKEND_PATH",
+            std::env::join_paths(system.backend_path.iter().map(|p| source.join(p))).map_err(|e| e.to_string())?,
+        )
+        .env_remove("PYTHONPATH")
+        .env("SOURCE_DATE_EPOCH", "315532800");
+    if let Some(dir) = wheel_dir {
+        command.arg(dir);
+    }
+    let output = command.output().map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{hook} failed (backend {}):\n{}", system.backend, tail(&output)));
+    }
+    let text = std::fs::read_to_string(result.path()).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("{hook} returned {text:?}: {e}"))
+}
+
+/// Builds a wheel from `sdist` with `python`, or returns the one built before.
+/// `install` installs requirements (PEP 508 strings) and returns their `sys.path`
+/// entries.
+pub fn build_wheel(
+    sdist: &Path,
+    python: &str,
+    cache: &Path,
+    install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
+) -> Result<PathBuf, String> {
+    let name = sdist.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail = |message: String| format!("building a wheel from {name} failed: {message}");
+    let bytes = std::fs::read(sdist).map_err(|e| fail(e.to_string()))?;
+    let mut key = Sha256::new();
+    key.update(&bytes);
+    key.update(python.as_bytes());
+    let key = hex::encode(key.finalize());
+    let done = cache.join(&key[..24]);
+    if let Some(wheel) = std::fs::read_dir(&done)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+    {
+        return Ok(wheel);
+    }
+    std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::Builder::new().prefix(".build-").tempdir_in(cache).map_err(|e| fail(e.to_string()))?;
+    let source = work.path().join("src");
+    crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
+    let system = build_system(&source).map_err(&fail)?;
+    crate::progress::println(&format!("Building a wheel from {name} ({})", system.backend));
+    let mut path = install(&system.requires).map_err(|e| fail(format!("cannot install its build requirements: {e}")))?;
+    let more = run_hook(python, &source, &system, &path, "get_requires_for_build_wheel", None).map_err(&fail)?;
+    let more: Vec<String> = more.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    if !more.is_empty() {
+        path.extend(install(&more).map_err(|e| fail(format!("cannot install its build requirements: {e}")))?);
+    }
+    let out = work.path().join("dist");
+    std::fs::create_dir_all(&out).map_err(|e| fail(e.to_string()))?;
+    let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out)).map_err(&fail)?;
+    let built = built.as_str().ok_or_else(|| fail(format!("build_wheel returned {built}")))?;
+    // Kept only once complete: a rename of the whole directory.
+    let staged = work.path().join("done");
+    std::fs::create_dir_all(&staged).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(out.join(built), staged.join(built)).map_err(|e| fail(e.to_string()))?;
+    match std::fs::rename(&staged, &done) {
+        Ok(()) => {}
+        // Another build finished first: use its wheel.
+        Err(_) if done.is_dir() => {}
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    Ok(done.join(built))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_system_defaults_follow_pep_517_and_518() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(build_system(dir.path()).unwrap().backend, DEFAULT_BACKEND);
+        std::fs::write(dir.path().join("pyproject.toml"), "[tool.x]\na = 1\n").unwrap();
+        assert_eq!(build_system(dir.path()).unwrap().requires, vec!["setuptools>=40.8.0"]);
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"flit_core>=3.2\"]\nbuild-backend = \"flit_core.buildapi\"\nbackend-path = [\".\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            build_system(dir.path()).unwrap(),
+            BuildSystem {
+                requires: vec!["flit_core>=3.2".into()],
+                backend: "flit_core.buildapi".into(),
+                backend_path: vec![".".into()],
+            }
+        );
+    }
+}
