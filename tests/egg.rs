@@ -180,3 +180,53 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
     assert!(failed.stderr.contains("building a wheel from broken-1.0.tar.gz failed"), "{}", failed.stderr);
     assert!(failed.stderr.contains("this project cannot be built here"), "{}", failed.stderr);
 }
+
+/// `[buildout] develop`: a project used from its source tree. Its metadata comes
+/// from its PEP 517 backend (under the user's `build` grant); the resolver prefers
+/// it; its script imports the source directly, so an edit shows without a rebuild.
+#[test]
+fn develop_projects_are_used_from_their_source_tree() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.write(
+        "mylib/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"mylib\"\nversion = \"0.3\"\ndependencies = [\"six\"]\n\n[project.scripts]\nmylib = \"mylib:main\"\n",
+    );
+    b.write("mylib/src/mylib/__init__.py", "import six\ndef main():\n    print('first', six.__version__)\n");
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\ndevelop = mylib\nparts = app\nindex = {}\n\n[versions]\nsix = 1.16.0\n\n[app]\nrecipe = zc.recipe.egg\neggs = mylib\n",
+            support::json_index()
+        ),
+    );
+    let denied = b.bo(&["-U", "build"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains("developing mylib ({root}/mylib) runs its build backend on this machine: grant it with `--grant buildout:build=mylib`"),
+        "{}",
+        denied.stderr
+    );
+
+    let got = b.bo(&["-U", "build", "--grant", "buildout:build=mylib"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert_eq!(run(&b.root.join("bin/mylib"), &[]), "first 1.16.0");
+    assert_eq!(b.read("develop-eggs/mylib.egg-link"), format!("{}/mylib/src\n.", b.root.display()));
+    assert!(b.root.join("mylib/src/mylib-0.3.dist-info/METADATA").is_file());
+    let lock = b.read("bo.lock");
+    assert!(lock.contains("six-1.16.0") && !lock.contains("name = \"mylib\""), "develop projects are not locked: {lock}");
+
+    // Editable: a change to the source shows at once.
+    b.write("mylib/src/mylib/__init__.py", "import six\ndef main():\n    print('edited', six.__version__)\n");
+    assert_eq!(run(&b.root.join("bin/mylib"), &[]), "edited 1.16.0");
+    // Unchanged build files: the metadata is not prepared again.
+    let metadata = b.root.join("mylib/src/mylib-0.3.dist-info/METADATA");
+    let before = std::fs::metadata(&metadata).unwrap().modified().unwrap();
+    assert_eq!(b.bo(&["-U", "build", "--grant", "buildout:build=mylib"]).code, 0);
+    assert_eq!(std::fs::metadata(&metadata).unwrap().modified().unwrap(), before);
+
+    // No longer developed: its egg-link goes.
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    assert!(!b.root.join("develop-eggs/mylib.egg-link").exists());
+}

@@ -176,6 +176,57 @@ impl Build {
     }
 }
 
+/// `[buildout] develop`: prepares each project (paths relative to the buildout
+/// directory; a `*` in the last component matches directories) for the resolver,
+/// after checking the user's `build` grant, since preparing runs the project's code.
+fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<(), String> {
+    let develop_eggs = &settings.develop_eggs_directory;
+    let mut dirs = Vec::new();
+    for entry in develop.split_whitespace() {
+        let path = crate::config::abspath(&settings.directory, Path::new(entry));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some((prefix, suffix)) = name.split_once('*') {
+            let mut matched: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap_or(&settings.directory))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    p.is_dir() && n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len()
+                })
+                .collect();
+            matched.sort();
+            dirs.extend(matched);
+        } else if path.is_dir() {
+            dirs.push(path);
+        } else {
+            crate::progress::eprintln(&format!("Couldn't develop '{entry}' (not found)"));
+        }
+    }
+    let grants = build.services.grants.values("buildout", crate::runtime::grants::GrantKind::Build);
+    let settings_for = build.services.install_settings("buildout");
+    let mut prepared = Vec::new();
+    for dir in dirs {
+        let name = crate::python::develop::declared_name(&dir);
+        let normalized = crate::python::metadata::normalize(&name);
+        if !grants.iter().any(|g| g == "*" || crate::python::metadata::normalize(g) == normalized) {
+            return Err(format!(
+                "developing {name} ({}) runs its build backend on this machine: grant it with `--grant buildout:build={name}`",
+                dir.display()
+            ));
+        }
+        crate::progress::println(&format!("Develop: '{}'", dir.display()));
+        let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
+            Ok(crate::python::install(requirements, &settings_for)?.into_iter().map(|d| d.location).collect())
+        };
+        prepared.push(crate::python::develop::prepare(&dir, &settings_for.executable, develop_eggs, &install)?);
+    }
+    crate::python::develop::remove_stale_links(develop_eggs, &prepared);
+    *build.services.develop.lock().unwrap() = prepared;
+    Ok(())
+}
+
 /// Lists the entries of `dirs` (non-recursively), to undo a failed install.
 fn list_entries(dirs: &[PathBuf]) -> Vec<PathBuf> {
     dirs.iter()
@@ -232,6 +283,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
         grants: grants.clone(),
+        develop: Mutex::new(Vec::new()),
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),
@@ -279,11 +331,10 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         Some(path) => InstalledState::read(path).map_err(|e| fail(&[installing], e.to_string()))?,
         None => InstalledState::default(),
     };
-    if let Some(develop) = ev.get("buildout", "develop", None)?.filter(|d| !d.trim().is_empty()) {
-        crate::progress::eprintln(&format!(
-            "warning: develop = {} is not supported by this build of bo yet; ignored",
-            develop.split_whitespace().collect::<Vec<_>>().join(" ")
-        ));
+    let develop = ev.get("buildout", "develop", None)?.unwrap_or_default();
+    if !dry_run {
+        *build.services.snapshot.lock().unwrap() = ev.snapshot();
+        prepare_develop(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
     }
 
     // Evaluate the parts: each one's section, the sections it references, and the

@@ -205,6 +205,8 @@ pub struct BuildServices {
     pub oci: crate::oci::OciOptions,
     /// The user's grants (for the host capabilities of `python.install`).
     pub grants: crate::runtime::grants::UserGrants,
+    /// `[buildout] develop` projects, prepared before the parts run.
+    pub develop: Mutex<Vec<python::develop::DevelopDist>>,
 }
 
 impl BuildServices {
@@ -250,7 +252,7 @@ impl BuildServices {
             .cloned()
     }
 
-    fn install_settings(&self, part: &str) -> InstallSettings {
+    pub(crate) fn install_settings(&self, part: &str) -> InstallSettings {
         let snapshot = self.snapshot.lock().unwrap().clone();
         let buildout = snapshot.get("buildout").cloned().unwrap_or_default();
         let get = |key: &str| snapshot.get(part).and_then(|o| o.get(key)).or_else(|| buildout.get(key)).cloned();
@@ -280,6 +282,7 @@ impl BuildServices {
         };
         InstallSettings {
             part: part.to_string(),
+            develop: self.develop.lock().unwrap().clone(),
             allow_build: self.grants.values(part, GrantKind::Build),
             executable: self.python_executable(part),
             index: IndexSettings {
@@ -390,6 +393,8 @@ impl HostServices for BuildServices {
             requirements: requirements.to_vec(),
             distributions: installed
                 .iter()
+                // Develop projects are the local tree, not a locked file.
+                .filter(|d| d.source != python::DEVELOP_SOURCE)
                 .map(|d| LockedDist {
                     name: d.name.clone(),
                     version: d.version.clone(),

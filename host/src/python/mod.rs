@@ -4,6 +4,7 @@
 //! scripts whose `sys.path` names exact versions ([`scripts`]). Recipes reach this
 //! through the `python` interface of `wit/recipe`.
 
+pub mod develop;
 pub mod index;
 pub mod lock;
 pub mod metadata;
@@ -37,6 +38,8 @@ pub struct InstallSettings {
     pub store: PathBuf,
     /// The part installing (for messages).
     pub part: String,
+    /// `[buildout] develop` projects, preferred over any index.
+    pub develop: Vec<develop::DevelopDist>,
     /// Projects the user allows bo to build from source (`--grant PART:build=NAME`,
     /// `*` for any): building runs the project's code on this machine.
     pub allow_build: Vec<String>,
@@ -71,12 +74,28 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
 }
 
 /// Resolves `requirements` and installs the working set into the store.
+/// The `source` of a develop distribution (never locked: it is the local tree).
+pub const DEVELOP_SOURCE: &str = "develop";
+
 /// How many distributions are fetched and unpacked at once.
 const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// One resolved distribution into the store: fetched (unless already unpacked),
 /// checked against the index's sha256, unpacked.
 fn fetch_and_install(index: &Index, dist: &resolve::Resolved, store: &std::path::Path, counter: &crate::progress::Counter) -> Result<Installed, String> {
+    if let Some(develop) = &dist.develop {
+        return Ok(Installed {
+            name: develop.name.clone(),
+            version: develop.version.to_string(),
+            location: develop.location.clone(),
+            console_scripts: develop.console_scripts.clone(),
+            required_by: dist.required_by.clone(),
+            picked: false,
+            filename: String::new(),
+            sha256: String::new(),
+            source: DEVELOP_SOURCE.to_string(),
+        });
+    }
     let target_dir = wheel::store_path(store, &dist.candidate.filename);
     // The wheel's sha256 is kept beside the store entry, so a later run locks the
     // same digest without the file at hand.
@@ -179,6 +198,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         index: &index,
         tags: &tags,
         build_sdist: &build_sdist,
+        develop: &settings.develop,
         env: &marker_env,
         settings: &settings.resolve,
         installed: &installed,
@@ -188,7 +208,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
     // keep the resolution order.
     let missing = resolved
         .iter()
-        .filter(|d| !wheel::store_path(&settings.store, &d.candidate.filename).is_dir())
+        .filter(|d| d.develop.is_none() && !wheel::store_path(&settings.store, &d.candidate.filename).is_dir())
         .count();
     let counter = crate::progress::counter("Downloading", missing as u64);
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -36,6 +36,8 @@ pub struct Resolved {
     pub required_by: Vec<String>,
     /// Chosen without an exact pin (Buildout's "picked" versions).
     pub picked: bool,
+    /// Set when a `develop` project satisfied the requirement.
+    pub develop: Option<super::develop::DevelopDist>,
 }
 
 pub struct Resolver<'a> {
@@ -43,6 +45,8 @@ pub struct Resolver<'a> {
     pub tags: &'a Tags,
     /// Turns a source distribution into a wheel candidate (or says why not).
     pub build_sdist: &'a dyn Fn(&str, &Candidate) -> Result<Candidate, String>,
+    /// `develop` projects: they satisfy requirements before any index is asked.
+    pub develop: &'a [super::develop::DevelopDist],
     pub env: &'a MarkerEnvironment,
     pub settings: &'a ResolveSettings,
     /// Installed copies, consulted first when not in newest mode.
@@ -123,6 +127,38 @@ impl Resolver<'_> {
                         ));
                     }
                     i
+                }
+                None if let Some(develop) = self.develop.iter().find(|d| normalize(&d.name) == name) => {
+                    if !specifiers.contains(&develop.version) {
+                        return Err(format!(
+                            "The requirement ('{requirement}') is not satisfied by the develop project {} {} (required by {})",
+                            develop.name,
+                            develop.version,
+                            chain_text(&chain)
+                        ));
+                    }
+                    chosen.push(Resolved {
+                        name: develop.name.clone(),
+                        version: develop.version.clone(),
+                        candidate: Candidate {
+                            filename: format!("{}-{} (develop)", develop.name, develop.version),
+                            url: develop.location.to_string_lossy().into_owned(),
+                            version: develop.version.clone(),
+                            sha256: None,
+                            requires_python: None,
+                            has_metadata_file: false,
+                            yanked: false,
+                            wheel: None,
+                            origin: "develop".into(),
+                        },
+                        metadata: develop.metadata.clone(),
+                        required_by: chain.clone(),
+                        // Develop projects are never "picked" (Buildout's rule).
+                        picked: false,
+                        develop: Some(develop.clone()),
+                    });
+                    by_name.insert(name.clone(), chosen.len() - 1);
+                    chosen.len() - 1
                 }
                 None => {
                     let resolved = self
@@ -238,6 +274,7 @@ impl Resolver<'_> {
             metadata,
             required_by: Vec::new(),
             picked: false,
+            develop: None,
         })
     }
 }

@@ -28,6 +28,9 @@ for attr in filter(None, attrs.split(".")):
 if hook == "get_requires_for_build_wheel":
     found = getattr(backend, hook, None)
     value = found({}) if found else []
+elif hook == "prepare_metadata_for_build_wheel":
+    found = getattr(backend, hook, None)
+    value = found(sys.argv[4], {}) if found else None
 else:
     value = backend.build_wheel(sys.argv[4], {})
 with open(result, "w") as f:
@@ -40,13 +43,13 @@ const DEFAULT_BACKEND: &str = "setuptools.build_meta:__legacy__";
 
 /// The `[build-system]` table of an unpacked sdist.
 #[derive(Debug, PartialEq)]
-struct BuildSystem {
+pub(crate) struct BuildSystem {
     requires: Vec<String>,
     backend: String,
     backend_path: Vec<String>,
 }
 
-fn build_system(source: &Path) -> Result<BuildSystem, String> {
+pub(crate) fn build_system(source: &Path) -> Result<BuildSystem, String> {
     let default = || BuildSystem {
         requires: DEFAULT_REQUIRES.iter().map(|s| s.to_string()).collect(),
         backend: DEFAULT_BACKEND.to_string(),
@@ -82,7 +85,8 @@ fn tail(output: &std::process::Output) -> String {
     lines[lines.len().saturating_sub(25)..].join("\n")
 }
 
-fn run_hook(python: &str, source: &Path, system: &BuildSystem, build_path: &[PathBuf], hook: &str, wheel_dir: Option<&Path>) -> Result<serde_json::Value, String> {
+pub(crate) fn run_hook(
+    python: &str, source: &Path, system: &BuildSystem, build_path: &[PathBuf], hook: &str, wheel_dir: Option<&Path>) -> Result<serde_json::Value, String> {
     let result = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     let mut command = Command::new(python);
     command
@@ -105,6 +109,24 @@ fn run_hook(python: &str, source: &Path, system: &BuildSystem, build_path: &[Pat
     }
     let text = std::fs::read_to_string(result.path()).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("{hook} returned {text:?}: {e}"))
+}
+
+/// The build environment of a source tree: its `[build-system] requires`, then what
+/// `get_requires_for_build_wheel` adds, installed through `install`; returns the
+/// `sys.path` entries.
+pub(crate) fn build_environment(
+    python: &str,
+    source: &Path,
+    system: &BuildSystem,
+    install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut path = install(&system.requires).map_err(|e| format!("cannot install its build requirements: {e}"))?;
+    let more = run_hook(python, source, system, &path, "get_requires_for_build_wheel", None)?;
+    let more: Vec<String> = more.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    if !more.is_empty() {
+        path.extend(install(&more).map_err(|e| format!("cannot install its build requirements: {e}"))?);
+    }
+    Ok(path)
 }
 
 /// Builds a wheel from `sdist` with `python`, or returns the one built before.
@@ -139,12 +161,7 @@ pub fn build_wheel(
     crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
     let system = build_system(&source).map_err(&fail)?;
     crate::progress::println(&format!("Building a wheel from {name} ({})", system.backend));
-    let mut path = install(&system.requires).map_err(|e| fail(format!("cannot install its build requirements: {e}")))?;
-    let more = run_hook(python, &source, &system, &path, "get_requires_for_build_wheel", None).map_err(&fail)?;
-    let more: Vec<String> = more.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-    if !more.is_empty() {
-        path.extend(install(&more).map_err(|e| fail(format!("cannot install its build requirements: {e}")))?);
-    }
+    let path = build_environment(python, &source, &system, install).map_err(&fail)?;
     let out = work.path().join("dist");
     std::fs::create_dir_all(&out).map_err(|e| fail(e.to_string()))?;
     let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out)).map_err(&fail)?;
