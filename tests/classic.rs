@@ -21,7 +21,9 @@ fn command_runs_on_install_and_update_and_location_is_removed() {
     let denied = b.bo(&["build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
-        denied.stderr.contains("part cmd (recipe plone.recipe.command) was denied program \"sh\": grant it with `--grant cmd:program=sh`"),
+        denied
+            .stderr
+            .contains("part cmd (recipe plone.recipe.command) was denied program \"sh\": grant it with `--grant cmd:program=sh`"),
         "{}",
         denied.stderr
     );
@@ -50,9 +52,14 @@ fn command_stop_on_error() {
     );
     let got = b.bo(&["build", "-j1", "--grant", "*:program=sh"]);
     assert_eq!(got.code, 1, "{}", got.stdout);
-    assert!(got.stdout.contains("lenient: warning: the command exited with status 3"), "{}", got.stdout);
     assert!(
-        got.stderr.contains("part strict (recipe plone.recipe.command) failed: System error: the command of part strict exited with status 4"),
+        got.stdout.contains("lenient: warning: the command exited with status 3"),
+        "{}",
+        got.stdout
+    );
+    assert!(
+        got.stderr
+            .contains("part strict (recipe plone.recipe.command) failed: System error: the command of part strict exited with status 4"),
         "{}",
         got.stderr
     );
@@ -90,7 +97,14 @@ echo "configured for $prefix"
     )
     .unwrap();
     let tarball = dir.join("hello-1.0.tar.gz");
-    let status = Command::new("tar").arg("czf").arg(&tarball).arg("-C").arg(dir).arg("hello-1.0").status().unwrap();
+    let status = Command::new("tar")
+        .arg("czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir)
+        .arg("hello-1.0")
+        .status()
+        .unwrap();
     assert!(status.success());
     std::fs::read(tarball).unwrap()
 }
@@ -117,7 +131,9 @@ fn cmmi_builds_a_real_project_end_to_end() {
     let denied = b.bo(&["build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
-        denied.stderr.contains("part hello (recipe zc.recipe.cmmi) was denied host \"127.0.0.1\": grant it with `--grant hello:host=127.0.0.1`"),
+        denied
+            .stderr
+            .contains("part hello (recipe zc.recipe.cmmi) was denied host \"127.0.0.1\": grant it with `--grant hello:host=127.0.0.1`"),
         "{}",
         denied.stderr
     );
@@ -125,7 +141,13 @@ fn cmmi_builds_a_real_project_end_to_end() {
     // The host granted but not the programs: the first program is named.
     let denied = b.bo(&["build", "--grant", "hello:host=127.0.0.1"]);
     assert_eq!(denied.code, 1);
-    assert!(denied.stderr.contains("was denied program \"patch\": grant it with `--grant hello:program=patch`"), "{}", denied.stderr);
+    assert!(
+        denied
+            .stderr
+            .contains("was denied program \"patch\": grant it with `--grant hello:program=patch`"),
+        "{}",
+        denied.stderr
+    );
 
     let grants = ["--grant", "hello:host=127.0.0.1", "--grant", "hello:program=*"];
     let got = b.bo(&[&["build"][..], &grants[..]].concat());
@@ -133,7 +155,13 @@ fn cmmi_builds_a_real_project_end_to_end() {
     let out = Command::new(b.root.join("parts/hello/bin/hello")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "bonjour from cmmi\n");
     assert!(!b.root.join("parts/hello/__compile__").exists(), "the compile directory is removed");
-    assert!(b.read(".installed.cfg").contains("__buildout_installed__ = {root}/parts/hello".replace("{root}", &b.root.to_string_lossy()).as_str()));
+    assert!(
+        b.read(".installed.cfg").contains(
+            "__buildout_installed__ = {root}/parts/hello"
+                .replace("{root}", &b.root.to_string_lossy())
+                .as_str()
+        )
+    );
 
     // Unchanged: updated, not rebuilt (cmmi's update does nothing).
     let got = b.bo(&[&["build"][..], &grants[..]].concat());
@@ -154,9 +182,8 @@ fn cmmi_failing_build_leaves_the_previous_install() {
     let scratch = tempfile::tempdir().unwrap();
     let tarball = hello_tarball(scratch.path());
     let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), tarball)]));
-    let config = |extra: &str| {
-        format!("[buildout]\nparts = hello\n\n[hello]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\n{extra}")
-    };
+    let config =
+        |extra: &str| format!("[buildout]\nparts = hello\n\n[hello]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\n{extra}");
     let grants = ["--grant", "hello:host=127.0.0.1", "--grant", "hello:program=*"];
     b.write("buildout.cfg", &config(""));
     let got = b.bo(&[&["build"][..], &grants[..]].concat());
@@ -167,7 +194,12 @@ fn cmmi_failing_build_leaves_the_previous_install() {
     b.write("buildout.cfg", &config("make-options = CC=no-such-compiler\n"));
     let got = b.bo(&[&["build"][..], &grants[..]].concat());
     assert_eq!(got.code, 1, "{}", got.stdout);
-    assert!(got.stderr.contains("part hello (recipe zc.recipe.cmmi) failed: make CC=no-such-compiler failed with status 2"), "{}", got.stderr);
+    assert!(
+        got.stderr
+            .contains("part hello (recipe zc.recipe.cmmi) failed: make CC=no-such-compiler failed with status 2"),
+        "{}",
+        got.stderr
+    );
     assert!(got.stderr.contains("no-such-compiler"), "{}", got.stderr);
     // Buildout's rule: the changed part was uninstalled before the new install, so
     // it is gone from disk and from the state file; the two agree.
@@ -199,7 +231,9 @@ fn download_recipe_in_javascript() {
     let denied = b.bo(&["build", "-j1"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
-        denied.stderr.contains("part sources (recipe hexagonit.recipe.download) was denied host \"127.0.0.1\": grant it with `--grant sources:host=127.0.0.1`"),
+        denied.stderr.contains(
+            "part sources (recipe hexagonit.recipe.download) was denied host \"127.0.0.1\": grant it with `--grant sources:host=127.0.0.1`"
+        ),
         "{}",
         denied.stderr
     );
@@ -217,10 +251,17 @@ fn download_recipe_in_javascript() {
     assert!(state.contains("__buildout_installed__ = {root}/var/data\n"), "{state}");
 
     // A wrong digest fails the part and names the file.
-    b.write("buildout.cfg", &b.read("buildout.cfg").replace(md5, "00000000000000000000000000000000"));
+    b.write(
+        "buildout.cfg",
+        &b.read("buildout.cfg").replace(md5, "00000000000000000000000000000000"),
+    );
     let got = b.bo(&["build", "-j1", "--grant", "*:host=127.0.0.1"]);
     assert_eq!(got.code, 1);
-    assert!(got.stderr.contains(&format!("md5 mismatch for {base}/files/data.txt")), "{}", got.stderr);
+    assert!(
+        got.stderr.contains(&format!("md5 mismatch for {base}/files/data.txt")),
+        "{}",
+        got.stderr
+    );
 
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     let got = b.bo(&["build"]);
@@ -275,7 +316,11 @@ fn mkdir_recipe_in_c() {
         assert_eq!(mode, 0o750, "{dir}");
     }
     assert!(got.stdout.contains("dirs: created path: {root}/var/run/app"), "{}", got.stdout);
-    assert!(got.stdout.contains("dirs: set permissions for {root}/var/existing"), "{}", got.stdout);
+    assert!(
+        got.stdout.contains("dirs: set permissions for {root}/var/existing"),
+        "{}",
+        got.stdout
+    );
     assert!(b.root.join("data/blobs").is_dir());
     let state = b.read(".installed.cfg").replace(&*b.root.to_string_lossy(), "{root}");
     // The original's init rewrites the options: absolute, sorted paths and the flags.
@@ -283,7 +328,10 @@ fn mkdir_recipe_in_c() {
         state.contains("paths = {root}/var/existing\n\t{root}/var/log\n\t{root}/var/run/app\n"),
         "{state}"
     );
-    assert!(state.contains("remove-on-update = True\n") && state.contains("mode = 0o750\n"), "{state}");
+    assert!(
+        state.contains("remove-on-update = True\n") && state.contains("mode = 0o750\n"),
+        "{state}"
+    );
 
     // Uninstall: `remove-on-update` directories go, the existing one and those of
     // the part without the flag stay.
@@ -305,7 +353,9 @@ fn mkdir_recipe_refusals() {
     let got = b.bo(&["build"]);
     assert_eq!(got.code, 1, "{}", got.stdout);
     assert!(
-        got.stderr.contains("part dirs (recipe z3c.recipe.mkdir) failed: Cannot create: {root}/a/b\n       Parent does not exist or not a directory."),
+        got.stderr.contains(
+            "part dirs (recipe z3c.recipe.mkdir) failed: Cannot create: {root}/a/b\n       Parent does not exist or not a directory."
+        ),
         "{}",
         got.stderr
     );
@@ -315,7 +365,10 @@ fn mkdir_recipe_refusals() {
     let target = outside.path().join("srv/app");
     b.write(
         "buildout.cfg",
-        &format!("[buildout]\nparts = dirs\n\n[dirs]\nrecipe = z3c.recipe.mkdir\npaths = {}\n", target.display()),
+        &format!(
+            "[buildout]\nparts = dirs\n\n[dirs]\nrecipe = z3c.recipe.mkdir\npaths = {}\n",
+            target.display()
+        ),
     );
     let got = b.bo(&["build"]);
     assert_eq!(got.code, 1);
@@ -354,12 +407,25 @@ fn deployment_directories_configuration_and_crontab() {
     let got = b.bo(&["build", "-j1", "--grant", &grant]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     use std::os::unix::fs::PermissionsExt;
-    for (dir, mode) in [("etc/app", 0o755), ("var/log/app", 0o755), ("var/run/app", 0o750), ("etc/cron.d", 0o755)] {
+    for (dir, mode) in [
+        ("etc/app", 0o755),
+        ("var/log/app", 0o755),
+        ("var/run/app", 0o750),
+        ("etc/cron.d", 0o755),
+    ] {
         let meta = std::fs::metadata(prefix.path().join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         assert_eq!(meta.permissions().mode() & 0o777, mode, "{dir}");
     }
-    assert!(got.stdout.contains(&format!("app: Creating '{p}/var/run/app',\n    mode 750, user 'www', group 'www'")), "{}", got.stdout);
-    assert_eq!(std::fs::read_to_string(prefix.path().join("etc/app/app-conf")).unwrap(), "port = 8080");
+    assert!(
+        got.stdout
+            .contains(&format!("app: Creating '{p}/var/run/app',\n    mode 750, user 'www', group 'www'")),
+        "{}",
+        got.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(prefix.path().join("etc/app/app-conf")).unwrap(),
+        "port = 8080"
+    );
     assert_eq!(
         std::fs::read_to_string(prefix.path().join("etc/cron.d/app-app-cron")).unwrap(),
         format!("30 2 * * * www {}/bin/pack\n", b.root.display())

@@ -162,7 +162,12 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
 
     let got = b.bo(&["-U", "build", "--grant", "app:build=greet"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
-    assert!(got.stdout.contains("Building a wheel from greet-1.0.tar.gz (setuptools.build_meta)"), "{}", got.stdout);
+    assert!(
+        got.stdout
+            .contains("Building a wheel from greet-1.0.tar.gz (setuptools.build_meta)"),
+        "{}",
+        got.stdout
+    );
     assert_eq!(run(&b.root.join("bin/greet"), &[]), "built from source");
     assert!(b.read("bo.lock").contains("greet-1.0-py3-none-any.whl"), "{}", b.read("bo.lock"));
 
@@ -177,7 +182,11 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
     b.write("buildout.cfg", &config("broken"));
     let failed = b.bo(&["-U", "build", "--grant", "app:build=*"]);
     assert_eq!(failed.code, 1);
-    assert!(failed.stderr.contains("building a wheel from broken-1.0.tar.gz failed"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("building a wheel from broken-1.0.tar.gz failed"),
+        "{}",
+        failed.stderr
+    );
     assert!(failed.stderr.contains("this project cannot be built here"), "{}", failed.stderr);
 }
 
@@ -192,7 +201,10 @@ fn develop_projects_are_used_from_their_source_tree() {
         "mylib/pyproject.toml",
         "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"mylib\"\nversion = \"0.3\"\ndependencies = [\"six\"]\n\n[project.scripts]\nmylib = \"mylib:main\"\n",
     );
-    b.write("mylib/src/mylib/__init__.py", "import six\ndef main():\n    print('first', six.__version__)\n");
+    b.write(
+        "mylib/src/mylib/__init__.py",
+        "import six\ndef main():\n    print('first', six.__version__)\n",
+    );
     b.write(
         "buildout.cfg",
         &format!(
@@ -203,7 +215,9 @@ fn develop_projects_are_used_from_their_source_tree() {
     let denied = b.bo(&["-U", "build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
-        denied.stderr.contains("developing mylib ({root}/mylib) runs its build backend on this machine: grant it with `--grant buildout:build=mylib`"),
+        denied.stderr.contains(
+            "developing mylib ({root}/mylib) runs its build backend on this machine: grant it with `--grant buildout:build=mylib`"
+        ),
         "{}",
         denied.stderr
     );
@@ -214,10 +228,16 @@ fn develop_projects_are_used_from_their_source_tree() {
     assert_eq!(b.read("develop-eggs/mylib.egg-link"), format!("{}/mylib/src\n.", b.root.display()));
     assert!(b.root.join("mylib/src/mylib-0.3.dist-info/METADATA").is_file());
     let lock = b.read("bo.lock");
-    assert!(lock.contains("six-1.16.0") && !lock.contains("name = \"mylib\""), "develop projects are not locked: {lock}");
+    assert!(
+        lock.contains("six-1.16.0") && !lock.contains("name = \"mylib\""),
+        "develop projects are not locked: {lock}"
+    );
 
     // Editable: a change to the source shows at once.
-    b.write("mylib/src/mylib/__init__.py", "import six\ndef main():\n    print('edited', six.__version__)\n");
+    b.write(
+        "mylib/src/mylib/__init__.py",
+        "import six\ndef main():\n    print('edited', six.__version__)\n",
+    );
     assert_eq!(run(&b.root.join("bin/mylib"), &[]), "edited 1.16.0");
     // Unchanged build files: the metadata is not prepared again.
     let metadata = b.root.join("mylib/src/mylib-0.3.dist-info/METADATA");

@@ -239,5 +239,8 @@ fn progress_display_only_on_a_terminal() {
     std::fs::remove_dir_all(b.root.join("parts")).unwrap();
     let plain = run(Some("true"));
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
-    assert!(plain.contains("Installing a.\r\n") && plain.contains("Installing b.\r\n"), "{plain:?}");
+    assert!(
+        plain.contains("Installing a.\r\n") && plain.contains("Installing b.\r\n"),
+        "{plain:?}"
+    );
 }

@@ -18,7 +18,11 @@ fn bo() -> Command {
 }
 
 fn scaffold_and_build(dir: &Path, language: &str, name: &str, path: &str) {
-    let out = bo().args(["recipe", "new", "--language", language, name]).current_dir(dir).output().unwrap();
+    let out = bo()
+        .args(["recipe", "new", "--language", language, name])
+        .current_dir(dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     if language == "javascript" {
         std::os::unix::fs::symlink(support::js_tools(), dir.join(name).join("node_modules")).unwrap();
@@ -54,7 +58,11 @@ fn python_and_javascript_templates_build_and_run() {
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert_eq!(b.read("parts/py/hello.txt"), "hello from Python");
     assert_eq!(b.read("parts/js/notes.txt"), "notes\n");
-    assert!(got.stdout.contains("py: greeted") && got.stdout.contains("js: copied {root}/data/notes.txt"), "{}", got.stdout);
+    assert!(
+        got.stdout.contains("py: greeted") && got.stdout.contains("js: copied {root}/data/notes.txt"),
+        "{}",
+        got.stdout
+    );
     // Uninstall removes what they returned.
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     assert_eq!(b.bo(&["build"]).code, 0);
@@ -65,7 +73,12 @@ fn python_and_javascript_templates_build_and_run() {
 fn c_template_builds_and_runs_where_its_toolchain_is_installed() {
     let missing: Vec<&str> = ["clang", "wit-bindgen", "wasm-tools"]
         .into_iter()
-        .filter(|tool| Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map_or(true, |o| !o.status.success()))
+        .filter(|tool| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
         .collect();
     if !missing.is_empty() {
         eprintln!("skipped: {} not installed", missing.join(", "));
@@ -73,7 +86,10 @@ fn c_template_builds_and_runs_where_its_toolchain_is_installed() {
     }
     let b = TestBuildout::new();
     scaffold_and_build(&b.root, "c", "hello-c", &std::env::var("PATH").unwrap_or_default());
-    b.write("buildout.cfg", "[buildout]\nparts = c\n\n[c]\nrecipe = hello-c/hello-c.wasm\ngreeting = hello from C\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = c\n\n[c]\nrecipe = hello-c/hello-c.wasm\ngreeting = hello from C\n",
+    );
     let got = b.bo(&["build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert_eq!(b.read("parts/c/hello.txt"), "hello from C");

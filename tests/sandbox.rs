@@ -21,7 +21,10 @@ fn run_fixture(name: &str, probe: &str) -> Result<(), String> {
     b.env.push(("BO_RECIPE_PATH".into(), path.to_string_lossy().into_owned()));
     let root = b.root.to_string_lossy().into_owned();
     let config = std::fs::read_to_string(dir.join("buildout.cfg")).unwrap().replace("{root}", &root);
-    b.write("buildout.cfg", &config.replace("recipe = sandbox-probe\n", &format!("recipe = {probe}\n")));
+    b.write(
+        "buildout.cfg",
+        &config.replace("recipe = sandbox-probe\n", &format!("recipe = {probe}\n")),
+    );
     std::os::unix::fs::symlink("/etc/hostname", b.root.join("link-out")).unwrap();
     let extra = std::fs::read_to_string(dir.join("args")).unwrap();
     let mut args = vec!["-U", "build"];
@@ -35,9 +38,13 @@ fn run_fixture(name: &str, probe: &str) -> Result<(), String> {
         problems.push(format!("exit {} (want 1)", got.code));
     }
     let own_words = dir.join(format!("expected-error.{probe}.txt"));
-    let expected = std::fs::read_to_string(if own_words.exists() { own_words } else { dir.join("expected-error.txt") })
-        .unwrap()
-        .replace("(recipe sandbox-probe)", &format!("(recipe {probe})"));
+    let expected = std::fs::read_to_string(if own_words.exists() {
+        own_words
+    } else {
+        dir.join("expected-error.txt")
+    })
+    .unwrap()
+    .replace("(recipe sandbox-probe)", &format!("(recipe {probe})"));
     for line in expected.lines().filter(|l| !l.is_empty()) {
         if !got.stderr.contains(line) {
             problems.push(format!("stderr lacks {line:?}"));

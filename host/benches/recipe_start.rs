@@ -55,7 +55,12 @@ fn main() {
     // The prebuilt recipes in other languages, one directory each.
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-recipes");
     for (language, dir) in [("Python", "python"), ("JavaScript", "javascript"), ("C", "c")] {
-        let mut recipes: Vec<_> = std::fs::read_dir(examples.join(dir)).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        let mut recipes: Vec<_> = std::fs::read_dir(examples.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         recipes.sort();
         files.extend(recipes.iter().flat_map(|r| wasm_in(r)).map(|f| (language, f)));
     }

@@ -15,7 +15,11 @@ pub enum ArchiveError {
     #[error("cannot read archive {archive}: {message}")]
     Read { archive: String, message: String },
     #[error("archive {archive} holds {entry:?}, which would be written outside {destination}")]
-    Escapes { archive: String, entry: String, destination: String },
+    Escapes {
+        archive: String,
+        entry: String,
+        destination: String,
+    },
     #[error("archive {archive}: unknown format (expected tar, tar.gz, tar.bz2, tar.xz or zip)")]
     UnknownFormat { archive: String },
     #[error("cannot strip the top-level directory of {archive}: it holds {count} entries at the top, not one directory")]
@@ -289,7 +293,11 @@ mod tests {
     fn strips_a_single_top_level_directory() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("a.tar.gz");
-        std::fs::write(&archive, tar_gz(&[("pkg-1.0/configure", b"#!/bin/sh\n"), ("pkg-1.0/src/x.c", b"int x;\n")])).unwrap();
+        std::fs::write(
+            &archive,
+            tar_gz(&[("pkg-1.0/configure", b"#!/bin/sh\n"), ("pkg-1.0/src/x.c", b"int x;\n")]),
+        )
+        .unwrap();
         let dest = dir.path().join("out");
         let created = extract(&archive, &dest, true, false).unwrap();
         assert_eq!(created, vec![dest.join("configure"), dest.join("src")]);

@@ -111,8 +111,16 @@ export_recipe!(Greeter);
 const TEMPLATES: &[(&str, &str, &str)] = &[
     ("python", "app.py", include_str!("../../../recipes-sdk/templates/python/app.py")),
     ("python", "build.sh", include_str!("../../../recipes-sdk/templates/python/build.sh")),
-    ("javascript", "recipe.js", include_str!("../../../recipes-sdk/templates/javascript/recipe.js")),
-    ("javascript", "build.sh", include_str!("../../../recipes-sdk/templates/javascript/build.sh")),
+    (
+        "javascript",
+        "recipe.js",
+        include_str!("../../../recipes-sdk/templates/javascript/recipe.js"),
+    ),
+    (
+        "javascript",
+        "build.sh",
+        include_str!("../../../recipes-sdk/templates/javascript/build.sh"),
+    ),
     ("c", "main.c", include_str!("../../../recipes-sdk/templates/c/main.c")),
     ("c", "build.sh", include_str!("../../../recipes-sdk/templates/c/build.sh")),
 ];
@@ -203,8 +211,8 @@ fn build_recipe(dir: &std::path::Path) -> Result<(), String> {
     if !dir.join("Cargo.toml").exists() && dir.join("build.sh").exists() {
         return build_with_script(dir);
     }
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
-        .map_err(|e| format!("{}: no Cargo.toml (nor build.sh): {e}", dir.display()))?;
+    let manifest =
+        std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: no Cargo.toml (nor build.sh): {e}", dir.display()))?;
     let name = manifest
         .lines()
         .find_map(|l| {

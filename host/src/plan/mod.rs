@@ -210,7 +210,10 @@ fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, bu
     for dir in dirs {
         let name = crate::python::develop::declared_name(&dir);
         let normalized = crate::python::metadata::normalize(&name);
-        if !grants.iter().any(|g| g == "*" || crate::python::metadata::normalize(g) == normalized) {
+        if !grants
+            .iter()
+            .any(|g| g == "*" || crate::python::metadata::normalize(g) == normalized)
+        {
             return Err(format!(
                 "developing {name} ({}) runs its build backend on this machine: grant it with `--grant buildout:build={name}`",
                 dir.display()
@@ -218,9 +221,17 @@ fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, bu
         }
         crate::progress::println(&format!("Develop: '{}'", dir.display()));
         let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
-            Ok(crate::python::install(requirements, &settings_for)?.into_iter().map(|d| d.location).collect())
+            Ok(crate::python::install(requirements, &settings_for)?
+                .into_iter()
+                .map(|d| d.location)
+                .collect())
         };
-        prepared.push(crate::python::develop::prepare(&dir, &settings_for.executable, develop_eggs, &install)?);
+        prepared.push(crate::python::develop::prepare(
+            &dir,
+            &settings_for.executable,
+            develop_eggs,
+            &install,
+        )?);
     }
     crate::python::develop::remove_stale_links(develop_eggs, &prepared);
     *build.services.develop.lock().unwrap() = prepared;
@@ -485,7 +496,9 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     if !dry_run && !picked.is_empty() {
         let lines = recipes::format_picked_versions(&picked);
         if settings.show_picked_versions {
-            crate::progress::println(&format!("Versions had to be automatically picked.\nThe following part definition lists the versions picked:"));
+            crate::progress::println(&format!(
+                "Versions had to be automatically picked.\nThe following part definition lists the versions picked:"
+            ));
             for line in &lines {
                 crate::progress::println(line);
             }

@@ -94,7 +94,15 @@ pub fn prepare(
             let system = sdist::build_system(dir).map_err(&fail)?;
             let path = sdist::build_environment(python, dir, &system, install).map_err(&fail)?;
             let scratch = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-            let made = sdist::run_hook(python, dir, &system, &path, "prepare_metadata_for_build_wheel", Some(scratch.path())).map_err(&fail)?;
+            let made = sdist::run_hook(
+                python,
+                dir,
+                &system,
+                &path,
+                "prepare_metadata_for_build_wheel",
+                Some(scratch.path()),
+            )
+            .map_err(&fail)?;
             let dist_info = match made.as_str() {
                 Some(name) => scratch.path().join(name),
                 None => {

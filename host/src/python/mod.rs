@@ -82,7 +82,12 @@ const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// One resolved distribution into the store: fetched (unless already unpacked),
 /// checked against the index's sha256, unpacked.
-fn fetch_and_install(index: &Index, dist: &resolve::Resolved, store: &std::path::Path, counter: &crate::progress::Counter) -> Result<Installed, String> {
+fn fetch_and_install(
+    index: &Index,
+    dist: &resolve::Resolved,
+    store: &std::path::Path,
+    counter: &crate::progress::Counter,
+) -> Result<Installed, String> {
     if let Some(develop) = &dist.develop {
         return Ok(Installed {
             name: develop.name.clone(),
@@ -176,11 +181,20 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
             };
             Ok(install(requirements, &build_settings)?.into_iter().map(|d| d.location).collect())
         };
-        let wheel = sdist::build_wheel(&file, &settings.executable, &settings.index.cache.join("built"), &install_build_requirements)?;
+        let wheel = sdist::build_wheel(
+            &file,
+            &settings.executable,
+            &settings.index.cache.join("built"),
+            &install_build_requirements,
+        )?;
         let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let parsed = tags::WheelName::parse(&filename).ok_or_else(|| format!("the build of {} made {filename}, not a wheel", sdist.filename))?;
+        let parsed =
+            tags::WheelName::parse(&filename).ok_or_else(|| format!("the build of {} made {filename}, not a wheel", sdist.filename))?;
         if tags.rank(&parsed).is_none() {
-            return Err(format!("the build of {} made {filename}, which does not fit this Python", sdist.filename));
+            return Err(format!(
+                "the build of {} made {filename}, which does not fit this Python",
+                sdist.filename
+            ));
         }
         Ok(index::Candidate {
             filename,

@@ -71,7 +71,11 @@ pub(crate) fn build_system(source: &Path) -> Result<BuildSystem, String> {
     };
     let backend = table.get("build-backend").and_then(|v| v.as_str()).map(String::from);
     Ok(BuildSystem {
-        requires: if table.get("requires").is_some() { strings("requires") } else { default().requires },
+        requires: if table.get("requires").is_some() {
+            strings("requires")
+        } else {
+            default().requires
+        },
         // PEP 517: no backend named means the legacy setuptools one.
         backend: backend.unwrap_or_else(|| DEFAULT_BACKEND.to_string()),
         backend_path: strings("backend-path"),
@@ -80,13 +84,23 @@ pub(crate) fn build_system(source: &Path) -> Result<BuildSystem, String> {
 
 /// The last lines of a failed build's output, which say why.
 fn tail(output: &std::process::Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(25)..].join("\n")
 }
 
 pub(crate) fn run_hook(
-    python: &str, source: &Path, system: &BuildSystem, build_path: &[PathBuf], hook: &str, wheel_dir: Option<&Path>) -> Result<serde_json::Value, String> {
+    python: &str,
+    source: &Path,
+    system: &BuildSystem,
+    build_path: &[PathBuf],
+    hook: &str,
+    wheel_dir: Option<&Path>,
+) -> Result<serde_json::Value, String> {
     let result = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     let mut command = Command::new(python);
     command
@@ -122,7 +136,12 @@ pub(crate) fn build_environment(
 ) -> Result<Vec<PathBuf>, String> {
     let mut path = install(&system.requires).map_err(|e| format!("cannot install its build requirements: {e}"))?;
     let more = run_hook(python, source, system, &path, "get_requires_for_build_wheel", None)?;
-    let more: Vec<String> = more.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    let more: Vec<String> = more
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
     if !more.is_empty() {
         path.extend(install(&more).map_err(|e| format!("cannot install its build requirements: {e}"))?);
     }
@@ -156,7 +175,10 @@ pub fn build_wheel(
         return Ok(wheel);
     }
     std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
-    let work = tempfile::Builder::new().prefix(".build-").tempdir_in(cache).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".build-")
+        .tempdir_in(cache)
+        .map_err(|e| fail(e.to_string()))?;
     let source = work.path().join("src");
     crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
     let system = build_system(&source).map_err(&fail)?;

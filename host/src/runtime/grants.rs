@@ -168,7 +168,9 @@ impl UserGrants {
             match key {
                 "grants" => self.grants.extend(list(item, "")?),
                 "buildout" => {
-                    let table = item.as_table_like().ok_or_else(|| bad("[buildout] must hold tables named by directory".into()))?;
+                    let table = item
+                        .as_table_like()
+                        .ok_or_else(|| bad("[buildout] must hold tables named by directory".into()))?;
                     for (dir, entry) in table.iter() {
                         let grants = entry
                             .get("grants")

@@ -58,10 +58,13 @@ impl Host for PartState {
         if let Err(message) = self.readable(&archive).and(self.writable(&destination, "unpack into")) {
             return Ok(Err(message));
         }
-        self.services.log(&self.grant.part, Level::Debug, &format!("unpacking {archive} into {destination}"));
-        Ok(crate::archive::extract(Path::new(&archive), Path::new(&destination), strip_top_level, replace_existing)
-            .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
-            .map_err(|e| e.to_string()))
+        self.services
+            .log(&self.grant.part, Level::Debug, &format!("unpacking {archive} into {destination}"));
+        Ok(
+            crate::archive::extract(Path::new(&archive), Path::new(&destination), strip_top_level, replace_existing)
+                .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
+                .map_err(|e| e.to_string()),
+        )
     }
 
     fn prepared_dirs(&mut self) -> wasmtime::Result<Vec<String>> {

@@ -388,7 +388,11 @@ fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe
     }
     let mut prepared = Vec::new();
     for dir in &grant.write {
-        let mut missing: Vec<PathBuf> = dir.ancestors().take_while(|a| a.symlink_metadata().is_err()).map(Path::to_path_buf).collect();
+        let mut missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| a.symlink_metadata().is_err())
+            .map(Path::to_path_buf)
+            .collect();
         missing.reverse();
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         prepared.extend(missing);
