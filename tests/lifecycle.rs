@@ -244,3 +244,21 @@ fn progress_display_only_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+/// Parts that share an output directory (`bin`) run in parallel; when one fails,
+/// what it left in `bin` is removed and what the other recorded there is kept.
+#[test]
+fn a_parallel_failure_undoes_only_its_own_files() {
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = good bad\n[good]\nrecipe = sandbox-probe\nattack = write-bin\n[bad]\nrecipe = sandbox-probe\nattack = write-bin-fail\n",
+    );
+    let got = b.bo(&["-U", "build", "-j", "2"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(got.stderr.contains("part bad (recipe sandbox-probe) failed: failed after writing to bin"), "{}", got.stderr);
+    assert!(b.root.join("bin/probe").exists(), "the good part's script stays");
+    assert!(!b.root.join("bin/bad-leftover").exists(), "the failed part's file is gone");
+    let state = b.read(".installed.cfg");
+    assert!(state.contains("[good]") && !state.contains("[bad]"), "{state}");
+}

@@ -97,6 +97,14 @@ impl Recipe for Probe {
                 std::fs::write(format!("{bin}/probe"), "#!/bin/sh\n").map_err(|e| e.to_string())?;
                 Ok(vec![format!("{bin}/probe")])
             }
+            // Not an attack: leaves a file in the shared bin/ and fails after a
+            // while (for the parallel-failure test).
+            "write-bin-fail" => {
+                let bin = config_get("buildout", "bin-directory").ok_or("no bin-directory")?;
+                std::fs::write(format!("{bin}/{part}-leftover"), "").map_err(|e| e.to_string())?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Err("failed after writing to bin".into())
+            }
             other => Err(format!("unknown attack {other:?}")),
         }
     }

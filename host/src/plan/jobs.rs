@@ -68,25 +68,24 @@ pub(super) struct Finish<'a> {
 }
 
 /// Runs the jobs, independent ones in parallel: a job starts once the parts it
-/// depends on are done and no running job shares an output directory with it (so a
-/// failure can be undone exactly). Jobs start in Buildout's order, so the log reads
-/// the same; results are recorded on this thread as they finish.
+/// depends on are done. Jobs start in Buildout's order, so the log reads the same;
+/// results are recorded on this thread as they finish. After a failure no new job
+/// starts, and the failed ones are undone only once the running ones are done, so
+/// that what a part running beside them wrote into a shared directory (`bin`) is
+/// recorded as theirs and kept.
 pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish<'_>) -> Result<(), BuildError> {
     let mut pending: std::collections::VecDeque<Job> = jobs.into();
     let mut running: Vec<(String, Vec<PathBuf>)> = Vec::new();
     let mut done: Vec<String> = Vec::new();
     let mut failure: Option<BuildError> = None;
+    let mut failed = Vec::new();
     let (sender, receiver) = std::sync::mpsc::channel::<(Started, Result<Vec<String>, RecipeError>)>();
     std::thread::scope(|scope| {
         loop {
             while failure.is_none() && running.len() < max_parallel {
                 let Some(job) = pending.front() else { break };
                 let ready = job.dependencies.iter().all(|d| done.contains(d));
-                let shared: Vec<&PathBuf> = job.grant.write.iter().skip(1).collect();
-                let clash = running
-                    .iter()
-                    .any(|(_, dirs)| dirs.iter().any(|d| shared.iter().any(|s| d.starts_with(s) || s.starts_with(d))));
-                if !ready || clash {
+                if !ready {
                     break;
                 }
                 let job = pending.pop_front().unwrap();
@@ -139,6 +138,11 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
             let (started, result) = receiver.recv().expect("a running job reports back");
             running.retain(|(p, _)| p != &started.job.part);
             let part = started.job.part.clone();
+            if result.is_err() {
+                failed.push((started, result));
+                failure.get_or_insert_with(|| fail(&[], "a part failed"));
+                continue;
+            }
             match finish(ctx, started, result) {
                 Ok(()) => done.push(part),
                 Err(e) => {
@@ -147,6 +151,17 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
             }
         }
     });
+    // The failed jobs, now that nothing runs beside them; the first one's error is
+    // the build's.
+    let mut first_error = None;
+    for (started, result) in failed {
+        if let Err(e) = finish(ctx, started, result) {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
@@ -188,16 +203,25 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
     let mut paths = match paths {
         Ok(paths) => paths,
         Err(e) => {
-            // Undo what the failed call created in the directories it could write.
+            // Undo what the failed call created in the directories it could write,
+            // but not what parts that ran beside it recorded as theirs.
+            let claimed: Vec<PathBuf> = ctx
+                .state
+                .parts
+                .iter()
+                .filter(|(name, _)| *name != part)
+                .flat_map(|(_, options)| options.get(INSTALLED_PATHS).cloned().unwrap_or_default().lines().map(PathBuf::from).collect::<Vec<_>>())
+                .collect();
+            let theirs = |path: &Path| claimed.iter().any(|c| c.starts_with(path) || path.starts_with(c));
             if !part_dir_existed || !update {
                 remove_path(&part_dir);
             }
             for entry in list_entries(&grant.write[1..]) {
-                if !before.contains(&entry) {
+                if !before.contains(&entry) && !theirs(&entry) {
                     remove_path(&entry);
                 }
             }
-            for dir in &made {
+            for dir in made.iter().filter(|d| !theirs(d)) {
                 remove_path(dir);
             }
             if update {
