@@ -6,6 +6,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// One bundled recipe, with its digest computed here so that bo never hashes the
+/// (up to 18 MB) embedded bytes at run time.
+fn entry(name: &str, file: &std::path::Path) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
+    format!("    ({name:?}, \"sha256:{digest}\", include_bytes!({:?})),", file.display().to_string())
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
@@ -42,7 +50,7 @@ fn main() {
                 files.sort();
                 for file in files {
                     let name = file.file_stem().unwrap().to_string_lossy().replace('_', "-");
-                    entries.push(format!("    ({name:?}, include_bytes!({:?})),", file.display().to_string()));
+                    entries.push(entry(&name, &file));
                 }
             }
             _ => println!(
@@ -64,12 +72,12 @@ fn main() {
             files.sort();
             for file in files {
                 let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-                entries.push(format!("    ({name:?}, include_bytes!({:?})),", file.display().to_string()));
+                entries.push(entry(&name, &file));
             }
         }
     }
     let code = format!(
-        "/// Recipes built into bo: (name, component).\npub static BUNDLED: &[(&str, &[u8])] = &[\n{}\n];\n",
+        "/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
         entries.join("\n")
     );
     std::fs::write(out.join("bundled.rs"), code).unwrap();

@@ -29,6 +29,9 @@ fn settings(index: &str, store: &Path, cache: &Path) -> InstallSettings {
             ..Default::default()
         },
         store: store.into(),
+        part: "app".into(),
+        develop: vec![],
+        allow_build: vec![],
     }
 }
 

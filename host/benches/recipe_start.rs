@@ -1,5 +1,6 @@
 //! Recipe start-up, in process: creating the runtime, loading a precompiled
-//! component from the cache (deserialize + link + `describe`), and one sandboxed
+//! component from the cache (digest memo + mapped precompiled code + link, with
+//! the manifest cached beside it), and one sandboxed
 //! call (fresh Store and instance + `init`). Prints medians; run with
 //! `cargo bench -p bo --bench recipe_start` (bench/run.sh includes it).
 
@@ -72,7 +73,7 @@ fn main() {
         let start = Instant::now();
         Runtime::new(cache.path().into(), Limits::default())
             .unwrap()
-            .load(&name, &bytes)
+            .load_file(&name, &file)
             .unwrap();
         let compile = start.elapsed();
         let (mut setups, mut loads, mut calls) = (Vec::new(), Vec::new(), Vec::new());
@@ -81,7 +82,7 @@ fn main() {
             let runtime = Runtime::new(cache.path().into(), Limits::default()).unwrap();
             setups.push(t.elapsed());
             let t = Instant::now();
-            let recipe = runtime.load(&name, &bytes).unwrap();
+            let recipe = runtime.load_file(&name, &file).unwrap();
             loads.push(t.elapsed());
             let layout = Layout {
                 directory: scratch.path().into(),

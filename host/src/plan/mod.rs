@@ -131,8 +131,7 @@ fn signature(recipe: &LoadedRecipe) -> String {
 impl Build {
     fn load_recipe(&self, reference: &str) -> Result<(Arc<LoadedRecipe>, Option<String>), String> {
         let source = self.services.resolve_recipe(reference)?;
-        let bytes = std::fs::read(&source.path).map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
-        Ok((self.runtime.load(reference, &bytes).map_err(|e| e.to_string())?, source.entry))
+        Ok((self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?, source.entry))
     }
 
     fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>, options: &PartOptions) -> Result<PartGrant, RecipeError> {
@@ -154,8 +153,7 @@ impl Build {
             let source = services
                 .resolve_recipe(&reference)
                 .map_err(|m| other(ev, format!("part {part}: {m}")))?;
-            let bytes = std::fs::read(&source.path).map_err(|e| other(ev, format!("cannot read {}: {e}", source.path.display())))?;
-            let recipe = runtime.load(&reference, &bytes).map_err(|e| other(ev, e.to_string()))?;
+            let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
             *services.snapshot.lock().unwrap() = ev.snapshot();
             let mut grant =

@@ -145,10 +145,9 @@ fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
     if std::env::var("BO_BUNDLED_RECIPES").is_ok_and(|v| v == "off") {
         return Ok(None);
     }
-    let Some((_, bytes)) = embedded::BUNDLED.iter().find(|(n, _)| *n == name) else {
+    let Some((_, digest, bytes)) = embedded::BUNDLED.iter().find(|(n, _, _)| *n == name) else {
         return Ok(None);
     };
-    let digest = crate::runtime::cache::digest(bytes);
     let path = crate::runtime::cache::default_cache_dir()
         .join("bundled")
         .join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
@@ -161,7 +160,7 @@ fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
 
 /// Names of the recipes built into bo.
 pub fn bundled_names() -> Vec<&'static str> {
-    embedded::BUNDLED.iter().map(|(n, _)| *n).collect()
+    embedded::BUNDLED.iter().map(|(n, _, _)| *n).collect()
 }
 
 /// Where packaged recipes live: `<prefix>/share/bo/recipes` beside the `bo` binary
