@@ -10,6 +10,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static DISPLAY: OnceLock<Option<MultiProgress>> = OnceLock::new();
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether a live display makes sense here.
 fn wanted(quiet: bool) -> bool {
@@ -22,6 +23,7 @@ fn wanted(quiet: bool) -> bool {
 
 /// Decides once per process whether to draw a live display.
 pub fn init(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     DISPLAY.get_or_init(|| wanted(quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10))));
 }
 
@@ -34,6 +36,13 @@ pub fn println(line: &str) {
     match display() {
         Some(multi) => multi.suspend(|| println!("{line}")),
         None => println!("{line}"),
+    }
+}
+
+/// A progress line (Buildout logs these at INFO: "Installing a."): hidden by `-q`.
+pub fn info(line: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        println(line);
     }
 }
 

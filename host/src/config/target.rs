@@ -6,6 +6,39 @@ use std::process::Command;
 
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder};
 
+/// What identifies the interpreter `python` would start, without starting it: the
+/// file it resolves to on PATH (and its real path, size and modification time), and
+/// what steers version managers (`PYENV_VERSION`, `VIRTUAL_ENV`, pyenv's global
+/// version file and the `.python-version` files above the working directory).
+/// `None` if `python` cannot be found.
+fn interpreter_fingerprint(python: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    use std::path::{Path, PathBuf};
+    let found: PathBuf = if python.contains('/') {
+        PathBuf::from(python)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(python)).find(|p| p.is_file())?
+    };
+    let stamp = |p: &Path| -> String {
+        std::fs::metadata(p)
+            .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+            .unwrap_or_default()
+    };
+    let real = std::fs::canonicalize(&found).ok()?;
+    let mut key = format!("{python}\0{}\0{}\0{}", found.display(), real.display(), stamp(&real));
+    for var in ["PYENV_VERSION", "VIRTUAL_ENV", "CONDA_PREFIX", "PYENV_ROOT"] {
+        key.push_str(&format!("\0{var}={}", std::env::var(var).unwrap_or_default()));
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    key.push_str(&stamp(&home.join(".pyenv/version")));
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            key.push_str(&stamp(&dir.join(".python-version")));
+        }
+    }
+    Some(hex::encode(Sha256::digest(key.as_bytes()))[..32].to_string())
+}
+
 /// Facts about the target interpreter and platform that conditions can test.
 #[derive(Debug, Clone)]
 pub struct TargetEnv {
@@ -31,16 +64,34 @@ impl TargetEnv {
         TargetEnv::probe_python(&python).unwrap_or_else(TargetEnv::native)
     }
 
-    /// Asks `python` for its facts; `None` if it cannot be run.
+    /// Asks `python` for its facts; `None` if it cannot be run. The answer is
+    /// kept in bo's cache under a fingerprint of the interpreter (see
+    /// [`interpreter_fingerprint`]): starting Python, through a pyenv shim say, can
+    /// cost more than a whole no-op build.
     pub fn probe_python(python: &str) -> Option<TargetEnv> {
+        let memo = interpreter_fingerprint(python)
+            .map(|key| crate::runtime::cache::default_cache_dir().join("interpreters").join(key));
+        if let Some(text) = memo.as_ref().and_then(|m| std::fs::read_to_string(m).ok())
+            && let Some(env) = TargetEnv::parse_probe(&text)
+        {
+            return Some(env);
+        }
         let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
             platform.python_implementation(),sys.platform,os.name,platform.system(),\
             platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version())";
-        let output = Command::new(python).args(["-c", script]).output();
-        if let Ok(out) = output
-            && out.status.success()
+        let out = Command::new(python).args(["-c", script]).output().ok().filter(|o| o.status.success())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let env = TargetEnv::parse_probe(&text)?;
+        if let Some(memo) = memo {
+            let _ = std::fs::create_dir_all(memo.parent().unwrap_or(std::path::Path::new(".")));
+            let tmp = crate::net::temp_path_beside(&memo);
+            let _ = std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &memo));
+        }
+        Some(env)
+    }
+
+    fn parse_probe(text: &str) -> Option<TargetEnv> {
         {
-            let text = String::from_utf8_lossy(&out.stdout);
             let lines: Vec<&str> = text.lines().collect();
             if lines.len() >= 11 {
                 let num = |s: &str| s.trim().parse().unwrap_or(0);

@@ -94,10 +94,10 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                 } else {
                     format!("Installing {}.", job.part)
                 };
-                crate::progress::println(&doing);
+                crate::progress::info(&doing);
                 let use_install = !job.update || !job.recipe.manifest.has_update;
                 if job.update && use_install {
-                    crate::progress::println(&format!(
+                    crate::progress::info(&format!(
                         "The recipe for {} doesn't define an update method. Using its install method.",
                         job.part
                     ));

@@ -217,7 +217,7 @@ fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, bu
                 dir.display()
             ));
         }
-        crate::progress::println(&format!("Develop: '{}'", dir.display()));
+        crate::progress::info(&format!("Develop: '{}'", dir.display()));
         let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
             Ok(crate::python::install(requirements, &settings_for)?
                 .into_iter()
@@ -330,7 +330,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     if !dry_run {
         for dir in [&settings.bin_directory, &settings.parts_directory, &settings.develop_eggs_directory] {
             if !dir.exists() {
-                crate::progress::println(&format!("Creating directory '{}'.", dir.display()));
+                crate::progress::info(&format!("Creating directory '{}'.", dir.display()));
                 std::fs::create_dir_all(dir).map_err(|e| fail(&[installing], format!("cannot create {}: {e}", dir.display())))?;
             }
         }
@@ -405,7 +405,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             continue;
         }
         let doing = format!("Uninstalling {part}.");
-        crate::progress::println(&doing);
+        crate::progress::info(&doing);
         let old = state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
         let (recipe, entry) = build.load_recipe(&reference).map_err(|m| fail(&[installing, &doing], m))?;
@@ -418,7 +418,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             .filter(|d| !d.starts_with(&settings.directory))
             .cloned()
             .collect();
-        crate::progress::println("Running uninstall recipe.");
+        crate::progress::info("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
         let list = options_list(&old);
         build

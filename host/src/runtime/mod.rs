@@ -198,6 +198,8 @@ impl Runtime {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Measured: the pooling allocator made a 20-part no-op slower here (19-23 ms
+        // against 17-18 ms), its slots cost more to set up than they save.
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
