@@ -78,7 +78,10 @@ impl Manifest {
         }
     }
 
-    /// Declares directories inside the buildout the recipe writes (e.g. `bin`).
+    /// Declares directories inside the buildout the recipe writes: fixed ones
+    /// (`bin` is the configured bin-directory), `option:NAME` (the directory of the
+    /// file the part's option NAME names) or `option-dir:NAME` (each directory the
+    /// option lists). Outside the buildout each needs the user's `outside` grant.
     pub fn writes(mut self, dirs: &[&str]) -> Manifest {
         self.capabilities.writes.extend(dirs.iter().map(|s| s.to_string()));
         self
