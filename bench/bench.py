@@ -175,13 +175,15 @@ def scenario_eggs(args, env_bo, env_py, tag, requirements):
     }
 
     def fresh(name):
-        for d, names in ((b, ["eggs", ".installed.cfg", "bin", "parts", "bo-cache"]), (z, ["eggs", ".installed.cfg", "parts", "develop-eggs", "bin/py"]),
+        for d, names in ((b, ["eggs", ".installed.cfg", "bin", "parts"]), (z, ["eggs", ".installed.cfg", "parts", "develop-eggs", "bin/py"]),
                          (u, ["t"])):
             for n in names:
                 p = os.path.join(d, n)
                 shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else (os.path.exists(p) and os.remove(p))
         shutil.rmtree(os.path.join(base, "uv-cache"), ignore_errors=True)
-        shutil.rmtree(os.path.join(base, "bo-cache"), ignore_errors=True)
+        # bo's download cache goes; its compiled recipes stay, as zc.buildout's and
+        # pip's compiled .pyc files and uv's own binary do.
+        shutil.rmtree(os.path.join(base, "bo-cache", "downloads"), ignore_errors=True)
 
     cold = measure(contenders, args.rounds, prepare=fresh)
 
