@@ -54,7 +54,7 @@ fn sniff(head: &[u8]) -> Option<Format> {
 }
 
 /// A relative path with no `..`, root or prefix, or `None`.
-fn safe_relative(name: &Path) -> Option<PathBuf> {
+pub(crate) fn safe_relative(name: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for component in name.components() {
         match component {

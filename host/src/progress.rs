@@ -67,14 +67,19 @@ pub fn task(label: &str) -> Task {
     }))
 }
 
+/// Takes a finished bar off the display.
+fn clear(bar: Option<ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+        if let Some(multi) = display() {
+            multi.remove(&bar);
+        }
+    }
+}
+
 impl Drop for Task {
     fn drop(&mut self) {
-        if let Some(bar) = self.0.take() {
-            bar.finish_and_clear();
-            if let Some(multi) = display() {
-                multi.remove(&bar);
-            }
-        }
+        clear(self.0.take());
     }
 }
 
@@ -106,11 +111,6 @@ impl Counter {
 
 impl Drop for Counter {
     fn drop(&mut self) {
-        if let Some(bar) = self.0.take() {
-            bar.finish_and_clear();
-            if let Some(multi) = display() {
-                multi.remove(&bar);
-            }
-        }
+        clear(self.0.take());
     }
 }

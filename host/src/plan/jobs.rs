@@ -75,7 +75,7 @@ pub(super) struct Finish<'a> {
 /// recorded as theirs and kept.
 pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish<'_>) -> Result<(), BuildError> {
     let mut pending: std::collections::VecDeque<Job> = jobs.into();
-    let mut running: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let mut running: Vec<String> = Vec::new();
     let mut done: Vec<String> = Vec::new();
     let mut failure: Option<BuildError> = None;
     let mut failed = Vec::new();
@@ -110,7 +110,7 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                     doing,
                     job,
                 };
-                running.push((started.job.part.clone(), started.job.grant.write[1..].to_vec()));
+                running.push(started.job.part.clone());
                 let mut options = ctx.new_options[&started.job.part].clone();
                 options.shift_remove(SIGNATURE);
                 let list = options_list(&options);
@@ -136,7 +136,7 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                 break;
             }
             let (started, result) = receiver.recv().expect("a running job reports back");
-            running.retain(|(p, _)| p != &started.job.part);
+            running.retain(|p| p != &started.job.part);
             let part = started.job.part.clone();
             if result.is_err() {
                 failed.push((started, result));

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -83,16 +83,7 @@ fn safe_relative(name: &str) -> Option<PathBuf> {
     if name.contains('\\') || name.starts_with('/') {
         return None;
     }
-    let path = Path::new(name);
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    (!out.as_os_str().is_empty()).then_some(out)
+    crate::archive::safe_relative(Path::new(name)).filter(|p| !p.as_os_str().is_empty())
 }
 
 fn unpack(wheel: &Path, dest: &Path, filename: &str) -> Result<(), WheelError> {
