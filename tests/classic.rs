@@ -442,3 +442,27 @@ fn deployment_directories_configuration_and_crontab() {
     assert!(!prefix.path().join("etc/cron.d/app-app-cron").exists());
     assert!(prefix.path().join("etc/cron.d").is_dir() && prefix.path().join("etc/init.d").is_dir());
 }
+
+/// `shared`: the build goes to a directory named by a hash of its settings and is
+/// reused by any part with the same settings; it outlives the parts.
+#[test]
+fn cmmi_shared_builds_are_reused() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), hello_tarball(scratch.path()))]));
+    let part = |name: &str| format!("[{name}]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\nshared = ${{buildout:directory}}/shared\n");
+    b.write("buildout.cfg", &format!("[buildout]\nparts = one two\n\n{}\n{}", part("one"), part("two")));
+    let got = b.bo(&["build", "--grant", "*:host=127.0.0.1", "--grant", "*:program=*"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("two: using existing shared build"), "{}", got.stdout);
+    let builds: Vec<_> = std::fs::read_dir(b.root.join("shared")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let out = Command::new(builds[0].join("bin/hello")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from cmmi\n");
+    // Both parts name the same location; uninstalling them keeps the shared build.
+    let state = b.read(".installed.cfg");
+    assert_eq!(state.matches(&format!("location = {}", builds[0].display())).count(), 2, "{state}");
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    assert_eq!(b.bo(&["build"]).code, 0);
+    assert!(builds[0].join("bin/hello").exists());
+}

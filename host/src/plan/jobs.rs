@@ -68,14 +68,17 @@ pub(super) struct Finish<'a> {
 }
 
 /// Runs the jobs, independent ones in parallel: a job starts once the parts it
-/// depends on are done. Jobs start in Buildout's order, so the log reads the same;
+/// depends on are done and no running part manages the same `option-dir:`
+/// directory. Jobs start in Buildout's order, so the log reads the same;
 /// results are recorded on this thread as they finish. After a failure no new job
 /// starts, and the failed ones are undone only once the running ones are done, so
 /// that what a part running beside them wrote into a shared directory (`bin`) is
 /// recorded as theirs and kept.
 pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: &mut Finish<'_>) -> Result<(), BuildError> {
     let mut pending: std::collections::VecDeque<Job> = jobs.into();
-    let mut running: Vec<String> = Vec::new();
+    // Running parts and the directories they manage through `option-dir:` outputs
+    // (two cmmi parts sharing one `shared` build directory must not run together).
+    let mut running: Vec<(String, Vec<PathBuf>)> = Vec::new();
     let mut done: Vec<String> = Vec::new();
     let mut failure: Option<BuildError> = None;
     let mut failed = Vec::new();
@@ -85,7 +88,11 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
             while failure.is_none() && running.len() < max_parallel {
                 let Some(job) = pending.front() else { break };
                 let ready = job.dependencies.iter().all(|d| done.contains(d));
-                if !ready {
+                let overlaps = |a: &PathBuf, b: &PathBuf| a.starts_with(b) || b.starts_with(a);
+                let clash = running
+                    .iter()
+                    .any(|(_, dirs)| dirs.iter().any(|d| job.grant.option_dirs.iter().any(|o| overlaps(d, o))));
+                if !ready || clash {
                     break;
                 }
                 let job = pending.pop_front().unwrap();
@@ -110,7 +117,7 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                     doing,
                     job,
                 };
-                running.push(started.job.part.clone());
+                running.push((started.job.part.clone(), started.job.grant.option_dirs.clone()));
                 let mut options = ctx.new_options[&started.job.part].clone();
                 options.shift_remove(SIGNATURE);
                 let list = options_list(&options);
@@ -136,7 +143,7 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
                 break;
             }
             let (started, result) = receiver.recv().expect("a running job reports back");
-            running.retain(|p| p != &started.job.part);
+            running.retain(|(p, _)| p != &started.job.part);
             let part = started.job.part.clone();
             if result.is_err() {
                 failed.push((started, result));
