@@ -101,6 +101,9 @@ impl std::fmt::Display for Action {
 /// Each part's recipe and the entry its reference named.
 type Recipes = Rc<RefCell<HashMap<String, (Arc<LoadedRecipe>, Option<String>)>>>;
 
+/// The `.installed.cfg` option listing the develop eggs' `.egg-link` files.
+const INSTALLED_DEVELOP_EGGS: &str = "installed_develop_eggs";
+
 /// The lock file, beside `buildout.cfg`.
 pub const LOCK_FILE: &str = "bo.lock";
 
@@ -177,7 +180,8 @@ impl Build {
 /// `[buildout] develop`: prepares each project (paths relative to the buildout
 /// directory; a `*` in the last component matches directories) for the resolver,
 /// after checking the user's `build` grant, since preparing runs the project's code.
-fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<(), String> {
+/// Returns the `.egg-link` files written, for `installed_develop_eggs`.
+fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<Vec<PathBuf>, String> {
     let develop_eggs = &settings.develop_eggs_directory;
     let mut dirs = Vec::new();
     for entry in develop.split_whitespace() {
@@ -232,8 +236,9 @@ fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, bu
         )?);
     }
     crate::python::develop::remove_stale_links(develop_eggs, &prepared);
+    let links = prepared.iter().map(|d| develop_eggs.join(format!("{}.egg-link", d.name))).collect();
     *build.services.develop.lock().unwrap() = prepared;
-    Ok(())
+    Ok(links)
 }
 
 /// Lists the entries of `dirs` (non-recursively), to undo a failed install.
@@ -341,9 +346,23 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         None => InstalledState::default(),
     };
     let develop = ev.get("buildout", "develop", None)?.unwrap_or_default();
+    let mut develop_eggs = String::new();
     if !dry_run {
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
-        prepare_develop(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
+        let links = prepare_develop(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
+        develop_eggs = links.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join("\n");
+        // Buildout records the develop eggs in the state's [buildout] section.
+        let recorded = state.buildout.get(INSTALLED_DEVELOP_EGGS).cloned().unwrap_or_default();
+        if recorded != develop_eggs {
+            if develop_eggs.is_empty() {
+                state.buildout.shift_remove(INSTALLED_DEVELOP_EGGS);
+            } else {
+                state.buildout.insert(INSTALLED_DEVELOP_EGGS.into(), develop_eggs.clone());
+            }
+            if let Some(path) = state_path.as_ref().filter(|_| state.exists) {
+                InstalledState::append(path, &[(INSTALLED_DEVELOP_EGGS, &develop_eggs)]).map_err(|e| fail(&[installing], e.to_string()))?;
+            }
+        }
     }
 
     // Evaluate the parts: each one's section, the sections it references, and the
@@ -526,7 +545,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         }
     }
 
-    if !dry_run && installed_parts.is_empty() && state.exists {
+    if !dry_run && installed_parts.is_empty() && develop_eggs.is_empty() && state.exists {
         if let Some(path) = &state_path {
             let _ = std::fs::remove_file(path);
         }
