@@ -6,12 +6,28 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// One bundled recipe, with its digest computed here so that bo never hashes the
-/// (up to 18 MB) embedded bytes at run time.
-fn entry(name: &str, file: &std::path::Path) -> String {
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
-    format!("    ({name:?}, \"sha256:{digest}\", include_bytes!({:?})),", file.display().to_string())
+/// The generated code: one static per component (embedded once), and the table of
+/// names; a component may answer to several names (`NAME.wasm` plus the lines of a
+/// `NAME.aliases` file beside it).
+#[derive(Default)]
+struct Bundle {
+    statics: Vec<String>,
+    entries: Vec<String>,
+}
+
+impl Bundle {
+    /// Adds a component under `names`, with its digest computed here so that bo never
+    /// hashes the (up to 18 MB) embedded bytes at run time.
+    fn add(&mut self, names: &[String], file: &std::path::Path) {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
+        let id = format!("RECIPE_{}", self.statics.len());
+        self.statics
+            .push(format!("static {id}: &[u8] = include_bytes!({:?});", file.display().to_string()));
+        for name in names {
+            self.entries.push(format!("    ({name:?}, \"sha256:{digest}\", {id}),"));
+        }
+    }
 }
 
 fn main() {
@@ -22,7 +38,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=BO_NO_BUNDLED_RECIPES");
-    let mut entries = Vec::new();
+    let mut bundle = Bundle::default();
     if std::env::var_os("BO_NO_BUNDLED_RECIPES").is_none() {
         let target_dir = root.join("target").join("bundled-recipes");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -50,7 +66,7 @@ fn main() {
                 files.sort();
                 for file in files {
                     let name = file.file_stem().unwrap().to_string_lossy().replace('_', "-");
-                    entries.push(entry(&name, &file));
+                    bundle.add(&[name], &file);
                 }
             }
             _ => println!(
@@ -72,13 +88,18 @@ fn main() {
             files.sort();
             for file in files {
                 let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-                entries.push(entry(&name, &file));
+                let mut names = vec![name];
+                if let Ok(aliases) = std::fs::read_to_string(file.with_extension("aliases")) {
+                    names.extend(aliases.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+                }
+                bundle.add(&names, &file);
             }
         }
     }
     let code = format!(
-        "/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
-        entries.join("\n")
+        "{}\n/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
+        bundle.statics.join("\n"),
+        bundle.entries.join("\n")
     );
     std::fs::write(out.join("bundled.rs"), code).unwrap();
 }

@@ -450,12 +450,20 @@ fn cmmi_shared_builds_are_reused() {
     let b = TestBuildout::new();
     let scratch = tempfile::tempdir().unwrap();
     let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), hello_tarball(scratch.path()))]));
-    let part = |name: &str| format!("[{name}]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\nshared = ${{buildout:directory}}/shared\n");
-    b.write("buildout.cfg", &format!("[buildout]\nparts = one two\n\n{}\n{}", part("one"), part("two")));
+    let part =
+        |name: &str| format!("[{name}]\nrecipe = zc.recipe.cmmi\nurl = {base}/hello-1.0.tar.gz\nshared = ${{buildout:directory}}/shared\n");
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = one two\n\n{}\n{}", part("one"), part("two")),
+    );
     let got = b.bo(&["build", "--grant", "*:host=127.0.0.1", "--grant", "*:program=*"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert!(got.stdout.contains("two: using existing shared build"), "{}", got.stdout);
-    let builds: Vec<_> = std::fs::read_dir(b.root.join("shared")).unwrap().flatten().map(|e| e.path()).collect();
+    let builds: Vec<_> = std::fs::read_dir(b.root.join("shared"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(builds.len(), 1, "{builds:?}");
     let out = Command::new(builds[0].join("bin/hello")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from cmmi\n");
@@ -465,4 +473,43 @@ fn cmmi_shared_builds_are_reused() {
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     assert_eq!(b.bo(&["build"]).code, 0);
     assert!(builds[0].join("bin/hello").exists());
+}
+
+/// The same JavaScript component answers to `gocept.download`, with that recipe's
+/// rules: `md5sum` required, the top-level directory stripped by default.
+#[test]
+fn gocept_download_flavour() {
+    let b = TestBuildout::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let tarball = hello_tarball(scratch.path());
+    let md5 = {
+        use std::io::Write;
+        let mut child = Command::new("md5sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&tarball).unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()[..32].to_string()
+    };
+    let (base, _up) = support::serve(HashMap::from([("hello-1.0.tar.gz".to_string(), tarball)]));
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = src\n\n[src]\nrecipe = gocept.download\nurl = {base}/hello-1.0.tar.gz\n"),
+    );
+    let got = b.bo(&["build", "--grant", "src:host=127.0.0.1"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("part src: missing option: md5sum"), "{}", got.stderr);
+
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = src\n\n[src]\nrecipe = gocept.download\nurl = {base}/hello-1.0.tar.gz\nmd5sum = {md5}\n"),
+    );
+    let got = b.bo(&["build", "--grant", "src:host=127.0.0.1"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(b.root.join("parts/src/configure").is_file(), "stripped by default");
+    assert!(b.read(".installed.cfg").contains("recipe = gocept.download"));
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    assert_eq!(b.bo(&["build"]).code, 0);
+    assert!(!b.root.join("parts/src").exists());
 }

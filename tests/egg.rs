@@ -229,7 +229,10 @@ fn develop_projects_are_used_from_their_source_tree() {
     assert!(b.root.join("mylib/src/mylib-0.3.dist-info/METADATA").is_file());
     let state = b.read(".installed.cfg");
     assert!(
-        state.contains(&format!("installed_develop_eggs = {}/develop-eggs/mylib.egg-link\n", b.root.display())),
+        state.contains(&format!(
+            "installed_develop_eggs = {}/develop-eggs/mylib.egg-link\n",
+            b.root.display()
+        )),
         "{state}"
     );
     let lock = b.read("bo.lock");
@@ -254,5 +257,8 @@ fn develop_projects_are_used_from_their_source_tree() {
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     assert_eq!(b.bo(&["-U", "build"]).code, 0);
     assert!(!b.root.join("develop-eggs/mylib.egg-link").exists());
-    assert!(!b.root.join(".installed.cfg").exists(), "no parts and no develop eggs: no state file");
+    assert!(
+        !b.root.join(".installed.cfg").exists(),
+        "no parts and no develop eggs: no state file"
+    );
 }

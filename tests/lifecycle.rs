@@ -256,7 +256,12 @@ fn a_parallel_failure_undoes_only_its_own_files() {
     );
     let got = b.bo(&["-U", "build", "-j", "2"]);
     assert_eq!(got.code, 1, "{}", got.stdout);
-    assert!(got.stderr.contains("part bad (recipe sandbox-probe) failed: failed after writing to bin"), "{}", got.stderr);
+    assert!(
+        got.stderr
+            .contains("part bad (recipe sandbox-probe) failed: failed after writing to bin"),
+        "{}",
+        got.stderr
+    );
     assert!(b.root.join("bin/probe").exists(), "the good part's script stays");
     assert!(!b.root.join("bin/bad-leftover").exists(), "the failed part's file is gone");
     let state = b.read(".installed.cfg");

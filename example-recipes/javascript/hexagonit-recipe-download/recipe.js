@@ -10,6 +10,11 @@
 // installs again on update. The work is done by the host (download, extract,
 // copy-file, set-mode): a JavaScript component has no file system API of its own.
 //
+// Also bundled as gocept.download (told by the part's `recipe` option), with that
+// recipe's rules: `md5sum` required, `strip-top-level-dir` on by default, a file
+// that is not an archive copied as it is, and the part's directory (not a given
+// `destination`) recorded.
+//
 // Needs the download's host granted: `bo build --grant PART:host=HOST`.
 import { log, configGet, download, extract, copyFile, setMode, preparedDirs } from 'bo:recipe/host@0.1.0';
 
@@ -34,13 +39,18 @@ function host(call) {
   }
 }
 
+// Invoked as gocept.download rather than hexagonit.recipe.download?
+function isGocept(o) {
+  return (o.get('recipe') || '').trim().toLowerCase().replace(/[-_]/g, '.').startsWith('gocept.download');
+}
+
 function defaultDestination(part) {
   return `${configGet('buildout', 'parts-directory')}/${part}`;
 }
 
 export function describe() {
   return {
-    names: ['hexagonit.recipe.download'],
+    names: ['hexagonit.recipe.download', 'gocept.download'],
     description: 'Downloads a file and unpacks it (or copies it) into the buildout',
     capabilities: {
       writes: ['option-dir:destination'],
@@ -53,8 +63,39 @@ export function describe() {
   };
 }
 
+function initGocept(part, o) {
+  const changes = [];
+  const location = defaultDestination(part);
+  if (!(o.get('destination') || '').trim()) changes.push(['location', location]);
+  changes.push(['bin-directory', configGet('buildout', 'bin-directory')]);
+  if (!o.has('strip-top-level-dir')) changes.push(['strip-top-level-dir', 'true']);
+  return changes;
+}
+
+function installGocept(part, o) {
+  const url = (o.get('url') || '').trim();
+  const md5 = (o.get('md5sum') || '').trim();
+  if (!url) throw `part ${part}: missing option: url`;
+  if (!md5) throw `part ${part}: missing option: md5sum`;
+  const given = (o.get('destination') || '').trim();
+  const destination = given || o.get('location');
+  const path = host(() => download(url, undefined, md5));
+  const strip = (o.get('strip-top-level-dir') || '').trim() === 'true';
+  try {
+    // A given destination must be empty: an existing entry is an error.
+    extract(path, destination, strip, false);
+  } catch (e) {
+    const message = String(e && e.payload !== undefined ? e.payload : e);
+    if (!message.includes('unknown format')) throw message;
+    // Not an archive: the file itself.
+    host(() => copyFile(path, `${destination}/${url.split('?')[0].split('/').pop()}`));
+  }
+  return given ? [] : [destination];
+}
+
 export function init(part, options) {
   const o = asMap(options);
+  if (isGocept(o)) return initGocept(part, o);
   const changes = [];
   const destination = (o.get('destination') || '').trim() || defaultDestination(part);
   changes.push(['destination', destination]);
@@ -72,6 +113,7 @@ export function init(part, options) {
 
 export function install(part, options) {
   const o = asMap(options);
+  if (isGocept(o)) return installGocept(part, o);
   const url = o.get('url');
   if (!url || url.trim() === '') throw `part ${part}: missing option: url`;
   const destination = o.get('destination');
@@ -99,7 +141,9 @@ export function install(part, options) {
 }
 
 export function update(part, options) {
-  if (isTrue(asMap(options), 'on-update', false)) return install(part, options);
+  const o = asMap(options);
+  if (isGocept(o)) return [];
+  if (isTrue(o, 'on-update', false)) return install(part, options);
   return [];
 }
 

@@ -17,7 +17,9 @@ fn interpreter_fingerprint(python: &str) -> Option<String> {
     let found: PathBuf = if python.contains('/') {
         PathBuf::from(python)
     } else {
-        std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(python)).find(|p| p.is_file())?
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(python))
+            .find(|p| p.is_file())?
     };
     let stamp = |p: &Path| -> String {
         std::fs::metadata(p)
@@ -69,8 +71,7 @@ impl TargetEnv {
     /// [`interpreter_fingerprint`]): starting Python, through a pyenv shim say, can
     /// cost more than a whole no-op build.
     pub fn probe_python(python: &str) -> Option<TargetEnv> {
-        let memo = interpreter_fingerprint(python)
-            .map(|key| crate::runtime::cache::default_cache_dir().join("interpreters").join(key));
+        let memo = interpreter_fingerprint(python).map(|key| crate::runtime::cache::default_cache_dir().join("interpreters").join(key));
         if let Some(text) = memo.as_ref().and_then(|m| std::fs::read_to_string(m).ok())
             && let Some(env) = TargetEnv::parse_probe(&text)
         {
@@ -79,7 +80,11 @@ impl TargetEnv {
         let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
             platform.python_implementation(),sys.platform,os.name,platform.system(),\
             platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version())";
-        let out = Command::new(python).args(["-c", script]).output().ok().filter(|o| o.status.success())?;
+        let out = Command::new(python)
+            .args(["-c", script])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let env = TargetEnv::parse_probe(&text)?;
         if let Some(memo) = memo {

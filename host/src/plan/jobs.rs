@@ -217,7 +217,15 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
                 .parts
                 .iter()
                 .filter(|(name, _)| *name != part)
-                .flat_map(|(_, options)| options.get(INSTALLED_PATHS).cloned().unwrap_or_default().lines().map(PathBuf::from).collect::<Vec<_>>())
+                .flat_map(|(_, options)| {
+                    options
+                        .get(INSTALLED_PATHS)
+                        .cloned()
+                        .unwrap_or_default()
+                        .lines()
+                        .map(PathBuf::from)
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             let theirs = |path: &Path| claimed.iter().any(|c| c.starts_with(path) || path.starts_with(c));
             if !part_dir_existed || !update {

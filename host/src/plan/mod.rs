@@ -134,7 +134,10 @@ fn signature(recipe: &LoadedRecipe) -> String {
 impl Build {
     fn load_recipe(&self, reference: &str) -> Result<(Arc<LoadedRecipe>, Option<String>), String> {
         let source = self.services.resolve_recipe(reference)?;
-        Ok((self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?, source.entry))
+        Ok((
+            self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?,
+            source.entry,
+        ))
     }
 
     fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>, options: &PartOptions) -> Result<PartGrant, RecipeError> {

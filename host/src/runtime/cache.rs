@@ -37,7 +37,10 @@ impl ComponentCache {
         let entry = self.entry(digest);
         // SAFETY: the file was written by `Component::serialize` of an engine with
         // the same compatibility hash (it is in the path), into bo's own cache.
-        entry.is_file().then(|| unsafe { Component::deserialize_file(engine, &entry) }.ok()).flatten()
+        entry
+            .is_file()
+            .then(|| unsafe { Component::deserialize_file(engine, &entry) }.ok())
+            .flatten()
     }
 
     /// The manifest `describe` returned for `digest`, if cached.

@@ -239,7 +239,12 @@ impl Runtime {
         })
     }
 
-    fn load_with(&self, name: &str, digest: &str, bytes: impl FnOnce() -> Result<Vec<u8>, String>) -> Result<Arc<LoadedRecipe>, RecipeError> {
+    fn load_with(
+        &self,
+        name: &str,
+        digest: &str,
+        bytes: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Arc<LoadedRecipe>, RecipeError> {
         let load_error = |message: String| RecipeError::Load {
             recipe: name.to_string(),
             message,
@@ -469,9 +474,7 @@ fn manifest_to_json(m: &Manifest) -> serde_json::Value {
 }
 
 fn manifest_from_json(v: &serde_json::Value) -> Option<Manifest> {
-    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
-        v.as_array()?.iter().map(|s| s.as_str().map(String::from)).collect()
-    };
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> { v.as_array()?.iter().map(|s| s.as_str().map(String::from)).collect() };
     let c = v.get("capabilities")?;
     Some(Manifest {
         names: strings(v.get("names")?)?,
