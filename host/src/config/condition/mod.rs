@@ -3,8 +3,10 @@
 //! set of globals. bo cannot run Python, so it evaluates the subset that configs use:
 //! literals, `and`/`or`/`not`, comparisons (chained, `in`, `is`), arithmetic, tuples,
 //! subscripts, the names Buildout predefines (`python3`, `linux`, `bits64`, ...) and
-//! the attributes of `sys`, `os` and `platform` that describe the target. Anything
-//! else is a clear error naming the unsupported piece.
+//! the attributes of `sys`, `os` and `platform` that describe the target, `os.path`
+//! queries and `os.access` on the host's file system, and common string methods
+//! (`startswith`, `endswith`, `lower`, `upper`, `strip`, `split`). Anything else is a
+//! clear error naming the unsupported piece.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -368,6 +370,14 @@ impl Parser<'_> {
     fn attribute(&self, value: &Value, attr: &str) -> Eval {
         let env = self.env;
         let (major, minor, micro) = env.python_version;
+        if let Value::Str(receiver) = value {
+            const METHODS: &[&str] = &["startswith", "endswith", "lower", "upper", "strip", "lstrip", "rstrip", "split"];
+            return if METHODS.contains(&attr) {
+                Ok(Value::Method(attr.to_string(), receiver.clone()))
+            } else {
+                Err(format!("str.{attr} is not supported in section conditions by bo"))
+            };
+        }
         let Value::Module(module) = value else {
             return Err(format!(
                 "'{}' object has no attribute '{attr}' (not supported by bo)",
@@ -386,6 +396,15 @@ impl Parser<'_> {
             ("sys", "maxsize") => Ok(Value::Int(if env.pointer_bits == 64 { i64::MAX } else { i32::MAX as i64 })),
             ("sys", "byteorder") => s(if env.little_endian { "little" } else { "big" }),
             ("os", "name") => s(&env.os_name),
+            ("os", "path") => Ok(Value::Module("os.path".into())),
+            ("os", "access") => Ok(Value::Function("os.access".into())),
+            ("os", "F_OK") => Ok(Value::Int(0)),
+            ("os", "X_OK") => Ok(Value::Int(1)),
+            ("os", "W_OK") => Ok(Value::Int(2)),
+            ("os", "R_OK") => Ok(Value::Int(4)),
+            ("os.path", f @ ("exists" | "isdir" | "isfile" | "islink" | "join" | "basename" | "dirname")) => {
+                Ok(Value::Function(format!("os.path.{f}")))
+            }
             ("os", "sep") => s(if env.os_name == "nt" { "\\" } else { "/" }),
             ("platform", f @ ("system" | "machine" | "python_version" | "python_implementation" | "release")) => {
                 Ok(Value::Function(format!("platform.{f}")))
@@ -396,6 +415,9 @@ impl Parser<'_> {
 
     fn call(&self, function: &Value, args: &[Value]) -> Eval {
         let env = self.env;
+        if let Value::Method(method, receiver) = function {
+            return string_method(method, receiver, args);
+        }
         let Value::Function(name) = function else {
             return Err(format!("'{}' object is not callable", function.type_name()));
         };
@@ -436,9 +458,94 @@ impl Parser<'_> {
                 v => Err(format!("object of type '{}' has no len()", v.type_name())),
             },
             "bool" => Ok(Value::Bool(one()?.truthy())),
+            // The host's file system, as Buildout's own Python would see it (paths
+            // relative to the working directory).
+            f if f.starts_with("os.path.") || f == "os.access" => os_call(f, args),
             other => Err(format!("{other}() is not supported in section conditions by bo")),
         }
     }
+}
+
+fn strings<'a>(name: &str, args: &'a [Value]) -> Result<Vec<&'a str>, String> {
+    args.iter()
+        .map(|a| match a {
+            Value::Str(s) => Ok(s.as_str()),
+            other => Err(format!("{name}() expects strings, not {}", other.type_name())),
+        })
+        .collect()
+}
+
+/// `os.path.*` and `os.access`, on the host's file system.
+fn os_call(name: &str, args: &[Value]) -> Eval {
+    use std::path::Path;
+    if name == "os.access" {
+        let (Some(Value::Str(path)), Some(mode)) = (args.first(), args.get(1).and_then(Value::as_int)) else {
+            return Err("os.access() takes a path and a mode".into());
+        };
+        let c_path = std::ffi::CString::new(path.as_str()).map_err(|_| "os.access(): embedded NUL")?;
+        // SAFETY: access(2) reads a NUL-terminated path and changes nothing.
+        return Ok(Value::Bool(unsafe { libc::access(c_path.as_ptr(), mode as libc::c_int) } == 0));
+    }
+    let parts = strings(name, args)?;
+    let first = *parts.first().ok_or_else(|| format!("{name}() takes a path"))?;
+    let path = Path::new(first);
+    Ok(match name {
+        "os.path.exists" => Value::Bool(path.exists()),
+        "os.path.isdir" => Value::Bool(path.is_dir()),
+        "os.path.isfile" => Value::Bool(path.is_file()),
+        "os.path.islink" => Value::Bool(path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink())),
+        "os.path.basename" => Value::Str(first.rsplit('/').next().unwrap_or("").to_string()),
+        "os.path.dirname" => Value::Str(first.rfind('/').map_or(String::new(), |i| {
+            let head = &first[..i];
+            if head.is_empty() {
+                "/".to_string()
+            } else {
+                head.trim_end_matches('/').to_string()
+            }
+        })),
+        // Python's join: an absolute part restarts the path.
+        "os.path.join" => Value::Str(parts.iter().fold(String::new(), |acc, p| {
+            if p.starts_with('/') || acc.is_empty() {
+                p.to_string()
+            } else if acc.ends_with('/') {
+                format!("{acc}{p}")
+            } else {
+                format!("{acc}/{p}")
+            }
+        })),
+        other => return Err(format!("{other}() is not supported in section conditions by bo")),
+    })
+}
+
+/// The string methods conditions use.
+fn string_method(method: &str, s: &str, args: &[Value]) -> Eval {
+    let affix = |args: &[Value]| -> Result<Vec<String>, String> {
+        match args.first() {
+            Some(Value::Str(a)) => Ok(vec![a.clone()]),
+            Some(Value::Tuple(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(a) => Ok(a.clone()),
+                    _ => Err(format!("{method}() tuple items must be strings")),
+                })
+                .collect(),
+            _ => Err(format!("{method}() takes a string or a tuple of strings")),
+        }
+    };
+    Ok(match method {
+        "startswith" => Value::Bool(affix(args)?.iter().any(|a| s.starts_with(a.as_str()))),
+        "endswith" => Value::Bool(affix(args)?.iter().any(|a| s.ends_with(a.as_str()))),
+        "lower" => Value::Str(s.to_lowercase()),
+        "upper" => Value::Str(s.to_uppercase()),
+        "strip" => Value::Str(s.trim().to_string()),
+        "lstrip" => Value::Str(s.trim_start().to_string()),
+        "rstrip" => Value::Str(s.trim_end().to_string()),
+        "split" => Value::Tuple(match args.first() {
+            Some(Value::Str(sep)) if !sep.is_empty() => s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect(),
+            _ => s.split_whitespace().map(|p| Value::Str(p.to_string())).collect(),
+        }),
+        other => return Err(format!("str.{other} is not supported in section conditions by bo")),
+    })
 }
 
 #[cfg(test)]
@@ -458,6 +565,24 @@ mod tests {
         assert_eq!(eval("sys.version_info >= (3, 8) and not windows"), Ok(true));
         assert_eq!(eval("sys.maxsize > 2**32"), Ok(true));
         assert!(eval("undefined_name").unwrap_err().contains("undefined_name"));
+    }
+
+    #[test]
+    fn os_path_and_string_methods() {
+        assert_eq!(eval("os.path.isdir('/')"), Ok(true));
+        assert_eq!(eval("os.path.exists('/no/such/bo/path')"), Ok(false));
+        assert_eq!(eval("os.path.isfile(os.path.join('/etc', 'no-such-bo-file'))"), Ok(false));
+        assert_eq!(eval("os.access('/', os.R_OK)"), Ok(true));
+        assert_eq!(
+            eval("sys.platform.startswith(('lin', 'dar'))"),
+            Ok(cfg!(any(target_os = "linux", target_os = "macos")))
+        );
+        assert_eq!(eval("'A B'.lower().split()[1] == 'b'"), Ok(true));
+        assert_eq!(
+            eval("os.path.basename('/a/b.txt') == 'b.txt' and os.path.dirname('/a/b.txt') == '/a'"),
+            Ok(true)
+        );
+        assert!(eval("'x'.zfill(3)").unwrap_err().contains("str.zfill is not supported"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub(super) enum Value {
     Tuple(Vec<Value>),
     Module(String),
     Function(String),
+    /// A string method bound to its string (`'abc'.startswith`).
+    Method(String, String),
 }
 
 impl Value {
@@ -22,7 +24,7 @@ impl Value {
             Value::Int(i) => *i != 0,
             Value::Str(s) => !s.is_empty(),
             Value::Tuple(t) => !t.is_empty(),
-            Value::Module(_) | Value::Function(_) => true,
+            Value::Module(_) | Value::Function(_) | Value::Method(..) => true,
         }
     }
     pub(super) fn as_int(&self) -> Option<i64> {
@@ -41,6 +43,7 @@ impl Value {
             Value::Tuple(_) => "tuple",
             Value::Module(_) => "module",
             Value::Function(_) => "function",
+            Value::Method(..) => "builtin_function_or_method",
         }
     }
 }
