@@ -16,7 +16,7 @@ impl HostServices for Quiet {
     fn config_get(&self, _: &str, _: &str) -> Option<String> {
         Some("/tmp".into())
     }
-    fn download(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<std::path::PathBuf, String> {
+    fn download(&self, _: &str, _: Option<&str>, _: Option<&str>, _: bo::runtime::HostCheck) -> Result<std::path::PathBuf, String> {
         Err("no".into())
     }
     fn log(&self, _: &str, _: Level, _: &str) {}

@@ -37,6 +37,43 @@ pub fn get(url: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
 }
 
+/// Like [`get`], for a recipe's download: every redirect hop must go to a host
+/// `host_allowed` accepts (a granted host could otherwise redirect anywhere).
+pub fn get_checked(url: &str, host_allowed: crate::runtime::HostCheck) -> Result<Vec<u8>, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let host = attempt.url().host_str().unwrap_or("").to_string();
+        let target = attempt.url().to_string();
+        let scheme_ok = matches!(attempt.url().scheme(), "http" | "https");
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if scheme_ok && host_allowed(&host) {
+            attempt.follow()
+        } else {
+            attempt.error(format!("redirect to {target} refused: host {host:?} is not granted"))
+        }
+    });
+    let client = reqwest::blocking::Client::builder()
+        .user_agent(concat!("bo/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(600))
+        .redirect(policy)
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+    let response = client
+        .get(url)
+        .send()
+        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("cannot download {url}: HTTP {status}"));
+    }
+    response
+        .bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();

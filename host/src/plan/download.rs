@@ -22,8 +22,16 @@ fn check_digest(bytes: &[u8], sha256: Option<&str>, md5: Option<&str>, url: &str
     Ok(())
 }
 
-/// Fetches `url` into `cache` (named by the sha256 of the URL) and returns the path.
-pub fn fetch(url: &str, sha256: Option<&str>, md5: Option<&str>, cache: &Path, offline: bool) -> Result<PathBuf, String> {
+/// Fetches `url` into `cache` (named by the sha256 of the URL) and returns the path;
+/// redirects are followed only to hosts `host_allowed` accepts.
+pub fn fetch(
+    url: &str,
+    sha256: Option<&str>,
+    md5: Option<&str>,
+    cache: &Path,
+    offline: bool,
+    host_allowed: crate::runtime::HostCheck,
+) -> Result<PathBuf, String> {
     let name = url.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("download");
     let key = hex::encode(Sha256::digest(url.as_bytes()));
     let target = cache.join(&key[..16]).join(name);
@@ -40,7 +48,7 @@ pub fn fetch(url: &str, sha256: Option<&str>, md5: Option<&str>, cache: &Path, o
     } else if offline {
         return Err(format!("Couldn't download '{url}' in offline mode."));
     } else {
-        crate::net::get(url)?
+        crate::net::get_checked(url, host_allowed)?
     };
     check_digest(&bytes, sha256, md5, url)?;
     std::fs::create_dir_all(target.parent().unwrap()).map_err(|e| format!("cannot create the download cache: {e}"))?;

@@ -268,7 +268,21 @@ fn remove_path(path: &Path) {
 fn remove_recorded(paths: &str, directory: &Path, allowed_outside: &[PathBuf]) {
     for line in paths.split('\n').filter(|l| !l.is_empty()) {
         let path = crate::config::abspath(directory, Path::new(line));
-        if path.starts_with(directory) && path != directory || allowed_outside.iter().any(|d| path.starts_with(d)) {
+        // Checked again with the parent resolved: a symlink on the way (planted in
+        // the buildout) must not lead the removal outside.
+        let real = path
+            .parent()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .map(|p| p.join(path.file_name().unwrap_or_default()))
+            .unwrap_or_else(|| path.clone());
+        let canonical = |d: &Path| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
+        let root = canonical(directory);
+        let inside = |p: &Path, root: &Path| p.starts_with(root) && p != root;
+        let allowed = (inside(&path, directory) && inside(&real, &root))
+            || allowed_outside
+                .iter()
+                .any(|d| path.starts_with(d) && real.starts_with(canonical(d)));
+        if allowed {
             remove_path(&path);
         } else {
             crate::progress::eprintln(&format!("warning: not removing {line}: it is outside the buildout directory"));

@@ -360,8 +360,14 @@ impl HostServices for BuildServices {
         self.snapshot.lock().unwrap().get(section)?.get(option).cloned()
     }
 
-    fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<PathBuf, String> {
-        crate::plan::download::fetch(url, sha256, md5, &self.download_cache, self.offline)
+    fn download(
+        &self,
+        url: &str,
+        sha256: Option<&str>,
+        md5: Option<&str>,
+        host_allowed: crate::runtime::HostCheck,
+    ) -> Result<PathBuf, String> {
+        crate::plan::download::fetch(url, sha256, md5, &self.download_cache, self.offline, host_allowed)
     }
 
     fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<Installed>, String> {

@@ -161,6 +161,10 @@ pub fn write(request: &ScriptsRequest) -> Result<Vec<PathBuf>, String> {
         jobs.push((dest, text));
     }
     for (dest, text) in jobs {
+        // Never write through a symlink planted where a script goes.
+        if dest.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::remove_file(&dest).map_err(|e| format!("cannot replace {}: {e}", dest.display()))?;
+        }
         if std::fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&dest, &text).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
         }

@@ -212,6 +212,14 @@ pub enum Denial {
     },
     #[error("part {part} (recipe {recipe}) declares output {value:?}, which is not inside the buildout directory")]
     OutputEscapes { part: String, recipe: String, value: String },
+    #[error(
+        "part {part} (recipe {recipe}) declares output {value:?}, which would let it write bo's own state (the buildout directory itself, or every part's directory)"
+    )]
+    OutputTooWide { part: String, recipe: String, value: String },
+    #[error("invalid part name {part:?}: a part name must be one path component (no '/', no '..')")]
+    BadPartName { part: String },
+    #[error("part {part} (recipe {recipe}) may not write {value}: a symlink on the way leads elsewhere")]
+    SymlinkedOutput { part: String, recipe: String, value: String },
 }
 
 /// Where a buildout keeps things, for mapping declared outputs to directories.
@@ -256,6 +264,16 @@ impl PartGrant {
     /// when the sandbox is built.
     pub fn new(part: &str, recipe: &str, declared: &Declared, user: &UserGrants, layout: &Layout) -> Result<PartGrant, Denial> {
         let buildout_dir = layout.directory.as_path();
+        // The part's name becomes a directory name: `[/home/x]` or `[../x]` would
+        // point its writable directory anywhere.
+        let mut components = Path::new(part).components();
+        let single = matches!(
+            (components.next(), components.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        );
+        if !single || part.contains(['/', '\\']) {
+            return Err(Denial::BadPartName { part: part.to_string() });
+        }
         let mut write = vec![layout.parts_directory.join(part)];
         for output in &declared.writes {
             if output.starts_with("option:") || output.starts_with("option-dir:") {
@@ -274,18 +292,30 @@ impl PartGrant {
                     value: output.clone(),
                 });
             }
+            // Writing the buildout directory itself (`.installed.cfg`, `bo.lock`) or
+            // a directory holding every part's would undo the sandbox.
+            if path == buildout_dir || layout.parts_directory.starts_with(&path) {
+                return Err(Denial::OutputTooWide {
+                    part: part.into(),
+                    recipe: recipe.into(),
+                    value: output.clone(),
+                });
+            }
             write.push(path);
         }
         for outside in &declared.outside {
-            if !user.granted(part, GrantKind::Outside, outside) {
+            // Lexically normalised first: `/srv/app/../../home` is not under `/srv/app`.
+            let normalized = crate::config::abspath(Path::new("/"), Path::new(outside));
+            let value = normalized.to_string_lossy().into_owned();
+            if !user.granted(part, GrantKind::Outside, &value) {
                 return Err(Denial::NotGranted {
                     part: part.into(),
                     recipe: recipe.into(),
                     kind: "outside",
-                    value: outside.clone(),
+                    value,
                 });
             }
-            write.push(PathBuf::from(outside));
+            write.push(normalized);
         }
         Ok(PartGrant {
             part: part.to_string(),
@@ -387,6 +417,28 @@ impl PartGrant {
             .filter(|name| self.user.granted(&self.part, GrantKind::Env, name))
             .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
             .collect()
+    }
+
+    /// Refuses writable directories reached through a symlink inside the buildout
+    /// (a recipe or a checkout may plant `parts/x/out -> /home/victim`): every
+    /// existing component below the buildout directory must be a real directory.
+    pub fn check_no_symlinks(&self) -> Result<(), Denial> {
+        let Some(root) = self.read.first() else { return Ok(()) };
+        for dir in &self.write {
+            let Ok(below) = dir.strip_prefix(root) else { continue };
+            let mut current = root.clone();
+            for component in below.components() {
+                current.push(component);
+                if current.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(Denial::SymlinkedOutput {
+                        part: self.part.clone(),
+                        recipe: self.recipe.clone(),
+                        value: dir.display().to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether `path` (absolute) lies in a directory the part may write.

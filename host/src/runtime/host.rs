@@ -4,8 +4,9 @@
 //! reported with the exact grant to add.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::PartState;
@@ -35,13 +36,42 @@ impl Host for PartState {
     }
 
     fn download(&mut self, url: String, sha256: Option<String>, md5: Option<String>) -> wasmtime::Result<Result<String, String>> {
-        let host = url_host(&url);
-        if let Err(denial) = self.grant.check_host(&host) {
-            let message = denial.to_string();
-            self.denial = Some(denial);
-            return Ok(Err(message));
-        }
-        let fetched = self.services.download(&url, sha256.as_deref(), md5.as_deref());
+        // A URL is parsed as the HTTP client will parse it (so `http://evil?@ok/`
+        // is `evil`); anything but http(s) must be a file the part can already read.
+        let source = match reqwest::Url::parse(&url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                let host = parsed
+                    .host_str()
+                    .unwrap_or("")
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                if let Err(denial) = self.grant.check_host(&host) {
+                    let message = denial.to_string();
+                    self.denial = Some(denial);
+                    return Ok(Err(message));
+                }
+                url.clone()
+            }
+            Ok(parsed) if parsed.scheme() == "file" => match parsed.to_file_path() {
+                Ok(path) => match self.readable(&path.to_string_lossy()) {
+                    Ok(real) => real.to_string_lossy().into_owned(),
+                    Err(message) => return Ok(Err(message)),
+                },
+                Err(()) => return Ok(Err(format!("cannot download {url}: not a local file URL"))),
+            },
+            Ok(parsed) if parsed.scheme().len() > 1 => {
+                return Ok(Err(format!("cannot download {url}: only http, https and file URLs are supported")));
+            }
+            // A plain path (or a Windows drive letter read as a scheme).
+            _ => match self.readable(&url) {
+                Ok(real) => real.to_string_lossy().into_owned(),
+                Err(message) => return Ok(Err(message)),
+            },
+        };
+        let grant = self.grant.clone();
+        let host_allowed: super::HostCheck = Arc::new(move |host: &str| grant.check_host(host).is_ok());
+        let fetched = self.services.download(&source, sha256.as_deref(), md5.as_deref(), host_allowed);
         if let Ok(path) = &fetched {
             self.downloaded.push(path.clone());
         }
@@ -55,16 +85,19 @@ impl Host for PartState {
         strip_top_level: bool,
         replace_existing: bool,
     ) -> wasmtime::Result<Result<Vec<String>, String>> {
-        if let Err(message) = self.readable(&archive).and(self.writable(&destination, "unpack into")) {
-            return Ok(Err(message));
-        }
+        // The checked (resolved) paths are the ones used.
+        let (source, target) = match self
+            .readable(&archive)
+            .and_then(|s| Ok((s, self.writable(&destination, "unpack into")?)))
+        {
+            Ok(paths) => paths,
+            Err(message) => return Ok(Err(message)),
+        };
         self.services
             .log(&self.grant.part, Level::Debug, &format!("unpacking {archive} into {destination}"));
-        Ok(
-            crate::archive::extract(Path::new(&archive), Path::new(&destination), strip_top_level, replace_existing)
-                .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
-                .map_err(|e| e.to_string()),
-        )
+        Ok(crate::archive::extract(&source, &target, strip_top_level, replace_existing)
+            .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
+            .map_err(|e| e.to_string()))
     }
 
     fn prepared_dirs(&mut self) -> wasmtime::Result<Vec<String>> {
@@ -72,28 +105,35 @@ impl Host for PartState {
     }
 
     fn copy_file(&mut self, source: String, destination: String) -> wasmtime::Result<Result<(), String>> {
-        if let Err(message) = self.readable(&source).and(self.writable(&destination, "write")) {
-            return Ok(Err(message));
+        let (from, target) = match self.readable(&source).and_then(|s| Ok((s, self.writable(&destination, "write")?))) {
+            Ok(paths) => paths,
+            Err(message) => return Ok(Err(message)),
+        };
+        if target.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(Err(format!("cannot copy to {destination}: it is a symlink")));
         }
-        let target = Path::new(&destination);
         let copied = target
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::copy(&source, target))
+            .and_then(|_| std::fs::copy(&from, &target))
             .map(|_| ())
             .map_err(|e| format!("cannot copy {source} to {destination}: {e}"));
         Ok(copied)
     }
 
     fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
-        let target = std::path::Path::new(&path);
         // Directories bo created for this call belong to the part as well.
-        let prepared = self.prepared.iter().any(|p| p == target);
-        if !self.grant.may_write(target) && !prepared {
-            return Ok(Err(format!(
-                "cannot set the mode of {path}: not in a directory this part may write"
-            )));
-        }
+        let prepared = self.prepared.iter().any(|p| p == Path::new(&path));
+        let checked = if prepared {
+            Ok(PathBuf::from(&path))
+        } else {
+            self.writable(&path, "set the mode of")
+        };
+        let target = match checked {
+            Ok(target) => target,
+            Err(message) => return Ok(Err(message)),
+        };
+        let target = target.as_path();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -103,7 +143,8 @@ impl Host for PartState {
                 Err(e) => return Ok(Err(format!("cannot set the mode of {path}: {e}"))),
                 Ok(_) => {}
             }
-            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o7777))
+            // Permission bits only: no setuid, setgid or sticky bits.
+            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o777))
                 .map_err(|e| format!("cannot set the mode of {path}: {e}")))
         }
         #[cfg(not(unix))]
@@ -133,7 +174,19 @@ impl Host for PartState {
             .map(Duration::from_millis)
             .unwrap_or(MAX_RUN_TIME)
             .min(MAX_RUN_TIME);
-        let mut command = Command::new(&request.program);
+        // The recipe's environment may not steer which program runs or what it loads.
+        if let Some((name, _)) = request
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH" || k.starts_with("LD_") || k.starts_with("DYLD_"))
+        {
+            return Ok(Err(format!("cannot run {}: a recipe may not set {name}", request.program)));
+        }
+        // The granted name is looked up on bo's own PATH, once, here.
+        let Some(program) = find_program(&request.program) else {
+            return Ok(Err(format!("cannot run {}: not found on PATH", request.program)));
+        };
+        let mut command = Command::new(&program);
         command
             .args(&request.args)
             .current_dir(&cwd)
@@ -157,13 +210,19 @@ impl Host for PartState {
 
 impl PartState {
     /// A file the part may read: one downloaded during this call, or one inside the
-    /// directories its sandbox shows it. Symlinks are resolved first, so a link
-    /// planted in the buildout cannot point the host at a file outside.
-    fn readable(&self, path: &str) -> Result<(), String> {
+    /// directories its sandbox shows it. Returns the resolved path, which is the one
+    /// to use: a link planted in the buildout cannot point the host at a file outside.
+    fn readable(&self, path: &str) -> Result<PathBuf, String> {
         let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         let downloaded = self.downloaded.iter().any(|d| std::fs::canonicalize(d).is_ok_and(|d| d == real));
-        if downloaded || self.grant.may_own(&real) {
-            Ok(())
+        let visible = self
+            .grant
+            .read
+            .iter()
+            .chain(&self.grant.write)
+            .any(|dir| real.starts_with(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())));
+        if downloaded || visible {
+            Ok(real)
         } else {
             Err(format!(
                 "part {} (recipe {}) may not read {path}: it is neither a download of this part nor inside the buildout",
@@ -172,85 +231,114 @@ impl PartState {
         }
     }
 
-    /// A destination inside a directory the part may write (checked on the nearest
-    /// existing ancestor with symlinks resolved, then the rest of the path).
-    fn writable(&self, path: &str, verb: &str) -> Result<(), String> {
-        let target = crate::config::abspath(Path::new("/"), Path::new(path));
-        let mut existing = target.as_path();
+    /// A destination inside a directory the part may write. `..` is refused; the
+    /// nearest existing ancestor is resolved (symlinks included) and the result must
+    /// still lie in a writable directory. Returns the resolved path, to be used.
+    fn writable(&self, path: &str, verb: &str) -> Result<PathBuf, String> {
+        let denied = || {
+            format!(
+                "part {} (recipe {}) may not {verb} {path}: not in a directory this part may write",
+                self.grant.part, self.grant.recipe
+            )
+        };
+        let target = Path::new(path);
+        if !target.is_absolute() || target.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(denied());
+        }
+        let mut existing = target;
         while existing.symlink_metadata().is_err() {
             match existing.parent() {
                 Some(parent) => existing = parent,
                 None => break,
             }
         }
-        let real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
-        let real_target = real.join(target.strip_prefix(existing).unwrap_or(Path::new("")));
-        let write_dirs_real = self
+        let real = std::fs::canonicalize(existing).map_err(|_| denied())?;
+        let rest = target.strip_prefix(existing).unwrap_or(Path::new(""));
+        // (Joining an empty rest would add a trailing slash.)
+        let real_target = if rest.as_os_str().is_empty() { real } else { real.join(rest) };
+        let inside = self
             .grant
             .write
             .iter()
             .any(|dir| real_target.starts_with(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())));
-        if self.grant.may_write(&target) && write_dirs_real {
-            Ok(())
+        if self.grant.may_write(target) && inside {
+            Ok(real_target)
         } else {
-            Err(format!(
-                "part {} (recipe {}) may not {verb} {path}: not in a directory this part may write",
-                self.grant.part, self.grant.recipe
-            ))
+            Err(denied())
         }
     }
 }
 
-fn url_host(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split('/').next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("").to_string();
+/// `program` as a path: itself if it names one, else the first match on PATH.
+fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
     }
-    authority.split(':').next().unwrap_or("").to_string()
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
+/// How much of a program's output bo keeps (each stream).
+const MAX_RUN_OUTPUT: u64 = 16 << 20;
+
 fn run_with_timeout(mut command: Command, timeout: Duration) -> std::io::Result<RunOutput> {
+    // Its own process group, so that a timeout stops the grandchildren too.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    // Readers report through channels: a program that leaves a background process
+    // holding its output open must not keep bo waiting once it has exited.
+    let capped = |mut pipe: Box<dyn Read + Send>| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = (&mut pipe).take(MAX_RUN_OUTPUT).read_to_end(&mut buf);
+            let _ = sender.send(buf);
+            // Drain the rest so the program is not blocked on a full pipe.
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+        });
+        receiver
+    };
+    let out_reader = capped(Box::new(stdout));
+    let err_reader = capped(Box::new(stderr));
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status.code().unwrap_or(-1);
         }
         if start.elapsed() > timeout {
+            // SAFETY: kill(2) on the child's process group, which it leads.
+            #[cfg(unix)]
+            unsafe {
+                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
             break -1;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    let collect = |reader: std::sync::mpsc::Receiver<Vec<u8>>| {
+        String::from_utf8_lossy(&reader.recv_timeout(Duration::from_secs(2)).unwrap_or_default()).into_owned()
+    };
+    let stdout = collect(out_reader);
+    let stderr = collect(err_reader);
     Ok(RunOutput { status, stdout, stderr })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::url_host;
-
+    /// Hosts are read the way the HTTP client reads them, so a URL cannot show the
+    /// grant one host and connect to another.
     #[test]
-    fn hosts_from_urls() {
-        assert_eq!(url_host("https://user:pw@Example.com:8443/x"), "Example.com");
-        assert_eq!(url_host("http://127.0.0.1:5000/a"), "127.0.0.1");
-        assert_eq!(url_host("http://[::1]:80/"), "::1");
+    fn hosts_are_parsed_as_the_client_parses_them() {
+        let host = |u: &str| reqwest::Url::parse(u).unwrap().host_str().unwrap().to_string();
+        assert_eq!(host("https://user:pw@Example.com:8443/x"), "example.com");
+        assert_eq!(host("http://evil.test?@pypi.org/"), "evil.test");
+        assert_eq!(host("http://evil.test\\@pypi.org/"), "evil.test");
     }
 }
 
@@ -271,12 +359,25 @@ impl super::bo::recipe::python::Host for PartState {
     }
 
     fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
-        let bin = std::path::PathBuf::from(&request.bin_directory);
-        if !self.grant.may_write(&bin) {
-            return Ok(Err(format!(
-                "part {} (recipe {}) may not write scripts to {}: declare it in the recipe's `writes`",
-                self.grant.part, self.grant.recipe, request.bin_directory
-            )));
+        let bin = match self.writable(&request.bin_directory, "write scripts to") {
+            Ok(bin) => bin,
+            Err(message) => return Ok(Err(format!("{message} (declare it in the recipe's `writes`)"))),
+        };
+        // Script names become file names in bin/: one path component each.
+        let names = request
+            .scripts
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(request.interpreter.as_deref());
+        for name in names {
+            let mut components = Path::new(name).components();
+            let single = matches!(
+                (components.next(), components.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            );
+            if !single || name.contains('\\') {
+                return Ok(Err(format!("invalid script name {name:?}: it must be a file name, not a path")));
+            }
         }
         let scripts = crate::python::scripts::ScriptsRequest {
             executable: self.services.python_executable(&self.grant.part),

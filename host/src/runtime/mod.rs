@@ -109,12 +109,16 @@ impl LoadedRecipe {
     }
 }
 
+/// Whether a host may be contacted (the part's grant), for redirects.
+pub type HostCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Host services shared by every call of one build.
 pub trait HostServices: Send + Sync {
     /// An option of an already evaluated section.
     fn config_get(&self, section: &str, option: &str) -> Option<String>;
-    /// Fetches `url` (already checked against the grant) into the cache.
-    fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>) -> Result<PathBuf, String>;
+    /// Fetches `url` (already checked against the grant) into the cache; a redirect
+    /// is followed only to a host `host_allowed` accepts.
+    fn download(&self, url: &str, sha256: Option<&str>, md5: Option<&str>, host_allowed: HostCheck) -> Result<PathBuf, String>;
     /// Where a part's log lines go.
     fn log(&self, part: &str, level: Level, message: &str);
     /// Resolves and installs Python distributions for `part`.
@@ -311,6 +315,8 @@ impl Runtime {
     ) -> Result<T, RecipeError> {
         let part = grant.part.clone();
         let recipe_name = recipe.name.clone();
+        // Checked when the sandbox is built: an earlier part may have planted a link.
+        grant.check_no_symlinks()?;
         let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
         let (wasi, prepared) = sandbox(&grant, stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
@@ -381,7 +387,7 @@ impl PartState {
             fn config_get(&self, _: &str, _: &str) -> Option<String> {
                 None
             }
-            fn download(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<PathBuf, String> {
+            fn download(&self, _: &str, _: Option<&str>, _: Option<&str>, _: HostCheck) -> Result<PathBuf, String> {
                 Err("no downloads while describing a recipe".into())
             }
             fn log(&self, _: &str, _: Level, _: &str) {}
