@@ -141,6 +141,15 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
             }
         }
     }
+    // Each link is checked where it finally lands: a chain of links, each inside on
+    // its own, can still lead out, and stripping the top level moves links up one.
+    if let Some(link) = link_leaving(&root) {
+        return Err(ArchiveError::Escapes {
+            archive: name.clone(),
+            entry: link.strip_prefix(&root).unwrap_or(&link).display().to_string(),
+            destination: destination.display().to_string(),
+        });
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.path()).collect();
     entries.sort();
     let targets: Vec<PathBuf> = entries.iter().map(|e| destination.join(e.file_name().unwrap())).collect();
@@ -163,6 +172,34 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
         }
     }
     Ok(created)
+}
+
+/// The first symlink under `root` that resolves (or, dangling, points) outside it.
+fn link_leaving(root: &Path) -> Option<PathBuf> {
+    let real_root = std::fs::canonicalize(root).ok()?;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = path.symlink_metadata() else { continue };
+            if meta.file_type().is_symlink() {
+                let inside = match std::fs::canonicalize(&path) {
+                    Ok(real) => real.starts_with(&real_root),
+                    Err(_) => {
+                        let target = std::fs::read_link(&path).unwrap_or_default();
+                        let lexical = crate::config::abspath(path.parent().unwrap_or(root), &target);
+                        !target.is_absolute() && lexical.starts_with(root)
+                    }
+                };
+                if !inside {
+                    return Some(path);
+                }
+            } else if meta.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    None
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -325,6 +362,19 @@ mod tests {
         assert!(!dest.exists() && !dir.path().join("evil.txt").exists());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("evil.tgz")]);
+    }
+
+    #[test]
+    fn link_chains_that_lead_out_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        // Each link alone stays inside; together they reach the parent of root.
+        std::os::unix::fs::symlink("..", root.join("a/b/up")).unwrap();
+        std::os::unix::fs::symlink("b/up/../..", root.join("a/out")).unwrap();
+        assert_eq!(link_leaving(&root), Some(root.join("a/out")));
+        std::fs::remove_file(root.join("a/out")).unwrap();
+        assert_eq!(link_leaving(&root), None);
     }
 
     #[test]
