@@ -232,7 +232,8 @@ fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path)
         destination: destination.display().to_string(),
     };
     let mut tar = tar::Archive::new(reader);
-    tar.set_preserve_permissions(true);
+    // Permission bits only: no setuid or setgid from an archive.
+    tar.set_preserve_permissions(false);
     tar.set_overwrite(true);
     for entry in tar.entries().map_err(read_error)? {
         let mut entry = entry.map_err(read_error)?;
