@@ -105,6 +105,13 @@ impl Recipe for Probe {
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 Err("failed after writing to bin".into())
             }
+            // Host services asked to write outside through `..` or a planted link.
+            "copy-dotdot" => {
+                let source = format!("{}/buildout.cfg", config_get("buildout", "directory").unwrap_or_default());
+                let target = format!("{}/../../escape.txt", part_dir(part)?);
+                bo_recipe_sdk::copy_file(&source, &target).map(|_| Vec::new())
+            }
+            "setmode-link" => bo_recipe_sdk::set_mode(path, 0o777).map(|_| Vec::new()),
             other => Err(format!("unknown attack {other:?}")),
         }
     }
