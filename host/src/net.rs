@@ -23,7 +23,12 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
 
 /// GETs `url` and returns the body; any status but 200 is an error naming the URL.
 pub fn get(url: &str) -> Result<Vec<u8>, String> {
-    let response = client()?
+    body(client()?, url)
+}
+
+/// The body of a successful GET of `url` with `client`; errors name the URL.
+fn body(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, String> {
+    let response = client
         .get(url)
         .send()
         .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
@@ -60,18 +65,7 @@ pub fn get_checked(url: &str, host_allowed: crate::runtime::HostCheck) -> Result
         .redirect(policy)
         .build()
         .map_err(|e| format!("cannot set up HTTP: {e}"))?;
-    let response = client
-        .get(url)
-        .send()
-        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("cannot download {url}: HTTP {status}"));
-    }
-    response
-        .bytes()
-        .map(|b| b.to_vec())
-        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
+    body(&client, url)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
