@@ -8,11 +8,14 @@
 //! - [`recipes`]: recipe references and the services a build offers recipes.
 //! - [`download`]: downloads through the cache.
 //! - `jobs`: running parts, in parallel where independent, and recording them.
+//! - `develop`: the `[buildout] develop` step; `trust`: who may move the buildout.
 
+mod develop;
 pub mod download;
 pub mod installed;
 mod jobs;
 pub mod recipes;
+mod trust;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -180,70 +183,6 @@ impl Build {
     }
 }
 
-/// `[buildout] develop`: prepares each project (paths relative to the buildout
-/// directory; a `*` in the last component matches directories) for the resolver,
-/// after checking the user's `build` grant, since preparing runs the project's code.
-/// Returns the `.egg-link` files written, for `installed_develop_eggs`.
-fn prepare_develop(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<Vec<PathBuf>, String> {
-    let develop_eggs = &settings.develop_eggs_directory;
-    let mut dirs = Vec::new();
-    for entry in develop.split_whitespace() {
-        let path = crate::config::abspath(&settings.directory, Path::new(entry));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some((prefix, suffix)) = name.split_once('*') {
-            let mut matched: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap_or(&settings.directory))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    p.is_dir() && n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len()
-                })
-                .collect();
-            matched.sort();
-            dirs.extend(matched);
-        } else if path.is_dir() {
-            dirs.push(path);
-        } else {
-            crate::progress::eprintln(&format!("Couldn't develop '{entry}' (not found)"));
-        }
-    }
-    let grants = build.services.grants.values("buildout", crate::runtime::grants::GrantKind::Build);
-    let settings_for = build.services.install_settings("buildout");
-    let mut prepared = Vec::new();
-    for dir in dirs {
-        let name = crate::python::develop::declared_name(&dir);
-        let normalized = crate::python::metadata::normalize(&name);
-        if !grants
-            .iter()
-            .any(|g| g == "*" || crate::python::metadata::normalize(g) == normalized)
-        {
-            return Err(format!(
-                "developing {name} ({}) runs its build backend on this machine: grant it with `--grant buildout:build={name}`",
-                dir.display()
-            ));
-        }
-        crate::progress::info(&format!("Develop: '{}'", dir.display()));
-        let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
-            Ok(crate::python::install(requirements, &settings_for)?
-                .into_iter()
-                .map(|d| d.location)
-                .collect())
-        };
-        prepared.push(crate::python::develop::prepare(
-            &dir,
-            &settings_for.executable,
-            develop_eggs,
-            &install,
-        )?);
-    }
-    crate::python::develop::remove_stale_links(develop_eggs, &prepared);
-    let links = prepared.iter().map(|d| develop_eggs.join(format!("{}.egg-link", d.name))).collect();
-    *build.services.develop.lock().unwrap() = prepared;
-    Ok(links)
-}
-
 /// Lists the entries of `dirs` (non-recursively), to undo a failed install.
 fn list_entries(dirs: &[PathBuf]) -> Vec<PathBuf> {
     dirs.iter()
@@ -290,62 +229,6 @@ fn remove_recorded(paths: &str, directory: &Path, allowed_outside: &[PathBuf]) {
     }
 }
 
-/// The directories that define "inside the buildout" for the sandbox (`directory`,
-/// `bin-`, `parts-`, `develop-eggs-directory`, `installed`) must lie under the
-/// directory of the configuration file, unless the user set them (command line, user
-/// defaults) or granted them (`--grant buildout:outside=DIR`): otherwise a
-/// configuration could set `directory = /home/you` and hand its recipes your home.
-fn check_trusted_directories(config: &Config, settings: &crate::config::BuildoutSettings, grants: &UserGrants) -> Result<(), String> {
-    let canonical = |d: &Path| {
-        let lexical = crate::config::abspath(Path::new("/"), d);
-        std::fs::canonicalize(&lexical).unwrap_or(lexical)
-    };
-    let config_dir = crate::config::abspath(
-        &std::env::current_dir().unwrap_or_default(),
-        config.config_file.parent().unwrap_or(Path::new(".")),
-    );
-    let root = canonical(&config_dir);
-    let user_defaults = crate::config::user_config_path().map(|p| canonical(&p));
-    let trusted_origin = |option: &str| match config.origin_of("buildout", option) {
-        Some(crate::config::layers::Origin::CommandLine) => true,
-        Some(crate::config::layers::Origin::File { path, .. }) => user_defaults.as_ref().is_some_and(|u| canonical(Path::new(path)) == *u),
-        _ => false,
-    };
-    let outside_grants = grants.values("buildout", crate::runtime::grants::GrantKind::Outside);
-    let mut checks: Vec<(&str, PathBuf)> = vec![
-        ("directory", settings.directory.clone()),
-        ("bin-directory", settings.bin_directory.clone()),
-        ("parts-directory", settings.parts_directory.clone()),
-        ("develop-eggs-directory", settings.develop_eggs_directory.clone()),
-    ];
-    if let Some(installed) = &settings.installed {
-        checks.push(("installed", installed.clone()));
-    }
-    for (option, path) in checks {
-        let resolved = canonical(&path);
-        let inside = resolved.starts_with(&root);
-        // A computed value (bin-directory from directory) is as trusted as directory.
-        let derived = matches!(
-            config.origin_of("buildout", option),
-            None | Some(crate::config::layers::Origin::Default | crate::config::layers::Origin::Computed)
-        );
-        let set_by_user = trusted_origin(option) || (derived && trusted_origin("directory"));
-        let granted = outside_grants
-            .iter()
-            .any(|g| g == "*" || resolved.starts_with(canonical(Path::new(g))));
-        if !inside && !set_by_user && !granted {
-            return Err(format!(
-                "{option} = {} lies outside the directory of {} ({}); a configuration cannot move the buildout elsewhere on its own: grant it with `--grant buildout:outside={}`",
-                path.display(),
-                config.config_file.display(),
-                config_dir.display(),
-                resolved.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `bo build`: Buildout's `install`.
 pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> {
     run(config, options, false).map(|_| ())
@@ -376,7 +259,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
                 .unwrap_or(Path::new(".")),
         )
         .map_err(|m| fail(&[], m))?;
-    check_trusted_directories(config, &settings, &grants).map_err(|m| fail(&["Initializing."], m))?;
+    trust::check_directories(config, &settings, &grants).map_err(|m| fail(&["Initializing."], m))?;
     crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
         grants: grants.clone(),
@@ -432,7 +315,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     let mut develop_eggs = String::new();
     if !dry_run {
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
-        let links = prepare_develop(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
+        let links = develop::prepare(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
         develop_eggs = links.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join("\n");
         // Buildout records the develop eggs in the state's [buildout] section.
         let recorded = state.buildout.get(INSTALLED_DEVELOP_EGGS).cloned().unwrap_or_default();

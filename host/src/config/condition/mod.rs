@@ -13,9 +13,11 @@ use std::str::FromStr;
 
 use pep508_rs::MarkerTree;
 
+use builtins::{os_call, string_method};
 use lexer::{Token, tokenize};
 use value::{Eval, Value, compare, int_op, subscript};
 
+mod builtins;
 mod lexer;
 mod value;
 
@@ -464,88 +466,6 @@ impl Parser<'_> {
             other => Err(format!("{other}() is not supported in section conditions by bo")),
         }
     }
-}
-
-fn strings<'a>(name: &str, args: &'a [Value]) -> Result<Vec<&'a str>, String> {
-    args.iter()
-        .map(|a| match a {
-            Value::Str(s) => Ok(s.as_str()),
-            other => Err(format!("{name}() expects strings, not {}", other.type_name())),
-        })
-        .collect()
-}
-
-/// `os.path.*` and `os.access`, on the host's file system.
-fn os_call(name: &str, args: &[Value]) -> Eval {
-    use std::path::Path;
-    if name == "os.access" {
-        let (Some(Value::Str(path)), Some(mode)) = (args.first(), args.get(1).and_then(Value::as_int)) else {
-            return Err("os.access() takes a path and a mode".into());
-        };
-        let c_path = std::ffi::CString::new(path.as_str()).map_err(|_| "os.access(): embedded NUL")?;
-        // SAFETY: access(2) reads a NUL-terminated path and changes nothing.
-        return Ok(Value::Bool(unsafe { libc::access(c_path.as_ptr(), mode as libc::c_int) } == 0));
-    }
-    let parts = strings(name, args)?;
-    let first = *parts.first().ok_or_else(|| format!("{name}() takes a path"))?;
-    let path = Path::new(first);
-    Ok(match name {
-        "os.path.exists" => Value::Bool(path.exists()),
-        "os.path.isdir" => Value::Bool(path.is_dir()),
-        "os.path.isfile" => Value::Bool(path.is_file()),
-        "os.path.islink" => Value::Bool(path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink())),
-        "os.path.basename" => Value::Str(first.rsplit('/').next().unwrap_or("").to_string()),
-        "os.path.dirname" => Value::Str(first.rfind('/').map_or(String::new(), |i| {
-            let head = &first[..i];
-            if head.is_empty() {
-                "/".to_string()
-            } else {
-                head.trim_end_matches('/').to_string()
-            }
-        })),
-        // Python's join: an absolute part restarts the path.
-        "os.path.join" => Value::Str(parts.iter().fold(String::new(), |acc, p| {
-            if p.starts_with('/') || acc.is_empty() {
-                p.to_string()
-            } else if acc.ends_with('/') {
-                format!("{acc}{p}")
-            } else {
-                format!("{acc}/{p}")
-            }
-        })),
-        other => return Err(format!("{other}() is not supported in section conditions by bo")),
-    })
-}
-
-/// The string methods conditions use.
-fn string_method(method: &str, s: &str, args: &[Value]) -> Eval {
-    let affix = |args: &[Value]| -> Result<Vec<String>, String> {
-        match args.first() {
-            Some(Value::Str(a)) => Ok(vec![a.clone()]),
-            Some(Value::Tuple(items)) => items
-                .iter()
-                .map(|i| match i {
-                    Value::Str(a) => Ok(a.clone()),
-                    _ => Err(format!("{method}() tuple items must be strings")),
-                })
-                .collect(),
-            _ => Err(format!("{method}() takes a string or a tuple of strings")),
-        }
-    };
-    Ok(match method {
-        "startswith" => Value::Bool(affix(args)?.iter().any(|a| s.starts_with(a.as_str()))),
-        "endswith" => Value::Bool(affix(args)?.iter().any(|a| s.ends_with(a.as_str()))),
-        "lower" => Value::Str(s.to_lowercase()),
-        "upper" => Value::Str(s.to_uppercase()),
-        "strip" => Value::Str(s.trim().to_string()),
-        "lstrip" => Value::Str(s.trim_start().to_string()),
-        "rstrip" => Value::Str(s.trim_end().to_string()),
-        "split" => Value::Tuple(match args.first() {
-            Some(Value::Str(sep)) if !sep.is_empty() => s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect(),
-            _ => s.split_whitespace().map(|p| Value::Str(p.to_string())).collect(),
-        }),
-        other => return Err(format!("str.{other} is not supported in section conditions by bo")),
-    })
 }
 
 #[cfg(test)]

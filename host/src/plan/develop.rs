@@ -1,0 +1,71 @@
+//! `[buildout] develop` as a step of the build: finds the projects the option names,
+//! checks the user's `build` grant for each (preparing runs the project's code), and
+//! hands them, prepared by [`crate::python::develop`], to the resolver.
+
+use std::path::{Path, PathBuf};
+
+use super::Build;
+
+/// `[buildout] develop`: prepares each project (paths relative to the buildout
+/// directory; a `*` in the last component matches directories) for the resolver,
+/// after checking the user's `build` grant, since preparing runs the project's code.
+/// Returns the `.egg-link` files written, for `installed_develop_eggs`.
+pub(super) fn prepare(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<Vec<PathBuf>, String> {
+    let develop_eggs = &settings.develop_eggs_directory;
+    let mut dirs = Vec::new();
+    for entry in develop.split_whitespace() {
+        let path = crate::config::abspath(&settings.directory, Path::new(entry));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some((prefix, suffix)) = name.split_once('*') {
+            let mut matched: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap_or(&settings.directory))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    p.is_dir() && n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len()
+                })
+                .collect();
+            matched.sort();
+            dirs.extend(matched);
+        } else if path.is_dir() {
+            dirs.push(path);
+        } else {
+            crate::progress::eprintln(&format!("Couldn't develop '{entry}' (not found)"));
+        }
+    }
+    let grants = build.services.grants.values("buildout", crate::runtime::grants::GrantKind::Build);
+    let settings_for = build.services.install_settings("buildout");
+    let mut prepared = Vec::new();
+    for dir in dirs {
+        let name = crate::python::develop::declared_name(&dir);
+        let normalized = crate::python::metadata::normalize(&name);
+        if !grants
+            .iter()
+            .any(|g| g == "*" || crate::python::metadata::normalize(g) == normalized)
+        {
+            return Err(format!(
+                "developing {name} ({}) runs its build backend on this machine: grant it with `--grant buildout:build={name}`",
+                dir.display()
+            ));
+        }
+        crate::progress::info(&format!("Develop: '{}'", dir.display()));
+        let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
+            Ok(crate::python::install(requirements, &settings_for)?
+                .into_iter()
+                .map(|d| d.location)
+                .collect())
+        };
+        prepared.push(crate::python::develop::prepare(
+            &dir,
+            &settings_for.executable,
+            develop_eggs,
+            &install,
+        )?);
+    }
+    crate::python::develop::remove_stale_links(develop_eggs, &prepared);
+    let links = prepared.iter().map(|d| develop_eggs.join(format!("{}.egg-link", d.name))).collect();
+    *build.services.develop.lock().unwrap() = prepared;
+    Ok(links)
+}
