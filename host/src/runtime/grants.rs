@@ -193,6 +193,17 @@ impl UserGrants {
     }
 }
 
+/// Whether `name` can only ever be a file name (one normal path component, no
+/// separators): part names and script names become paths.
+pub fn is_file_name(name: &str) -> bool {
+    let mut components = Path::new(name).components();
+    let single = matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    );
+    single && !name.contains(['/', '\\'])
+}
+
 /// Why a capability was refused, with the exact remedy.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Denial {
@@ -266,12 +277,7 @@ impl PartGrant {
         let buildout_dir = layout.directory.as_path();
         // The part's name becomes a directory name: `[/home/x]` or `[../x]` would
         // point its writable directory anywhere.
-        let mut components = Path::new(part).components();
-        let single = matches!(
-            (components.next(), components.next()),
-            (Some(std::path::Component::Normal(_)), None)
-        );
-        if !single || part.contains(['/', '\\']) {
+        if !is_file_name(part) {
             return Err(Denial::BadPartName { part: part.to_string() });
         }
         let mut write = vec![layout.parts_directory.join(part)];

@@ -370,12 +370,7 @@ impl super::bo::recipe::python::Host for PartState {
             .map(|s| s.name.as_str())
             .chain(request.interpreter.as_deref());
         for name in names {
-            let mut components = Path::new(name).components();
-            let single = matches!(
-                (components.next(), components.next()),
-                (Some(std::path::Component::Normal(_)), None)
-            );
-            if !single || name.contains('\\') {
+            if !super::grants::is_file_name(name) {
                 return Ok(Err(format!("invalid script name {name:?}: it must be a file name, not a path")));
             }
         }
