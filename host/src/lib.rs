@@ -10,3 +10,4 @@ pub mod plan;
 pub mod progress;
 pub mod python;
 pub mod runtime;
+pub mod trust;

@@ -2,8 +2,11 @@
 //! platform verifier), used for remote `extends`, recipe downloads and, later, the
 //! package index. Errors name the URL.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Whether a host may be contacted (a grant), asked for every redirect hop.
+pub type HostCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 fn client() -> Result<&'static reqwest::blocking::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
@@ -44,7 +47,7 @@ fn body(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, String
 
 /// Like [`get`], for a recipe's download: every redirect hop must go to a host
 /// `host_allowed` accepts (a granted host could otherwise redirect anywhere).
-pub fn get_checked(url: &str, host_allowed: crate::runtime::HostCheck) -> Result<Vec<u8>, String> {
+pub fn get_checked(url: &str, host_allowed: HostCheck) -> Result<Vec<u8>, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         let host = attempt.url().host_str().unwrap_or("").to_string();

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -138,16 +138,21 @@ impl RegistryArgs {
 }
 
 impl SandboxArgs {
-    fn build_options(&self, only: &[String], quiet: bool) -> Result<crate::plan::BuildOptions, String> {
+    /// The `--grant` options.
+    fn user_grants(&self) -> Result<crate::trust::grants::UserGrants, String> {
         let grants = self
             .grants
             .iter()
             .map(|g| g.parse())
             .collect::<Result<Vec<_>, String>>()
             .map_err(|e| format!("error: {e}"))?;
+        Ok(crate::trust::grants::UserGrants { grants })
+    }
+
+    fn build_options(&self, only: &[String], quiet: bool) -> Result<crate::plan::BuildOptions, String> {
         Ok(crate::plan::BuildOptions {
             only: only.to_vec(),
-            grants: crate::runtime::grants::UserGrants { grants },
+            grants: self.user_grants()?,
             limits: crate::runtime::Limits {
                 wall_time: std::time::Duration::from_secs(self.recipe_timeout),
                 memory_bytes: self.recipe_memory << 20,
@@ -308,7 +313,18 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     if let Some(Command::Recipe(command)) = &cli.command {
         return recipe::run(command).map_err(|m| format!("error: {m}"));
     }
-    let options = cli.load_options(assignments).map_err(|m| format!("error: {m}"))?;
+    let mut options = cli.load_options(assignments).map_err(|m| format!("error: {m}"))?;
+    // What the configuration may pull in with `extends` is the trust boundary's
+    // decision, under the user's grants (command line and grants file).
+    let config_file = crate::config::abspath(&options.cwd, &options.config_file);
+    let mut grants = match &cli.command {
+        Some(Command::Build { sandbox, .. } | Command::Plan { sandbox }) => sandbox.user_grants()?,
+        _ => crate::trust::grants::UserGrants::default(),
+    };
+    grants
+        .add_from_file(&crate::trust::grants::user_grants_file(), config_file.parent().unwrap_or(Path::new(".")))
+        .map_err(|m| format!("error: {m}"))?;
+    options.read_policy = Some(std::sync::Arc::new(crate::trust::extends::ExtendsPolicy::new(&config_file, &grants)));
     let config = Config::load(&options).map_err(report)?;
     let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
     for notice in &config.notices {

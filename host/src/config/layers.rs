@@ -5,7 +5,7 @@
 //! and `SectionKey`, including their documented quirks (diamond re-application,
 //! user defaults under the first leaf file, `+=` never seeing built-in defaults).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::parser::{self, ParsedFile};
+pub use super::fetch::{ConfigFetcher, DownloadSettings, HostCheck, ReadPolicy, UrlFetcher};
 
 /// Where a value came from. Files carry the line the option started on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -273,83 +274,6 @@ pub fn is_url(name: &str) -> bool {
     }
 }
 
-/// What governs downloading remote configs: Buildout computes it from the
-/// `[buildout]` options of the defaults, user defaults, the root file and the
-/// command line (in that order of precedence, lowest first).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DownloadSettings {
-    pub offline: bool,
-    pub newest: bool,
-    /// `extends-cache`: downloaded configs are kept there under the md5 of the URL.
-    pub extends_cache: Option<PathBuf>,
-}
-
-impl DownloadSettings {
-    pub fn from_section(section: &Section) -> DownloadSettings {
-        let value = |k: &str| section.get(k).map(|v| v.value.as_str()).unwrap_or("");
-        let directory = Path::new(value("directory"));
-        let cache = value("extends-cache");
-        DownloadSettings {
-            offline: value("offline") == "true" || value("install-from-cache") == "true",
-            newest: value("newest") == "true",
-            extends_cache: (!cache.is_empty()).then(|| directory.join(cache)),
-        }
-    }
-}
-
-/// Fetches configuration files named by URL (`extends = https://...`).
-pub trait ConfigFetcher {
-    fn fetch(&mut self, url: &str, settings: &DownloadSettings) -> Result<String, String>;
-}
-
-/// Buildout's extends download: through `extends-cache` when set (newest mode
-/// downloads again and falls back to the cached copy; otherwise a cached copy is
-/// used as is), never over the network when offline.
-#[derive(Default)]
-pub struct UrlFetcher {
-    downloaded: HashSet<String>,
-}
-
-fn fetch_now(url: &str, offline: bool) -> Result<Vec<u8>, String> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return std::fs::read(path).map_err(|e| format!("Couldn't download '{url}': {e}"));
-    }
-    if offline {
-        return Err(format!("Couldn't download '{url}' in offline mode."));
-    }
-    crate::net::get(url)
-}
-
-impl ConfigFetcher for UrlFetcher {
-    fn fetch(&mut self, url: &str, settings: &DownloadSettings) -> Result<String, String> {
-        let fallback = settings.newest && !self.downloaded.contains(url);
-        self.downloaded.insert(url.to_string());
-        let bytes = match &settings.extends_cache {
-            None => fetch_now(url, settings.offline)?,
-            Some(cache) => {
-                if !cache.is_dir() {
-                    return Err(format!(
-                        "The directory:\n'{}'\nto be used as a download cache doesn't exist.\n",
-                        cache.display()
-                    ));
-                }
-                let cached = cache.join(hex::encode(<md5::Md5 as md5::Digest>::digest(url.as_bytes())));
-                if cached.is_file() {
-                    if fallback && let Ok(fresh) = fetch_now(url, settings.offline) {
-                        let _ = std::fs::write(&cached, &fresh);
-                    }
-                    std::fs::read(&cached).map_err(|e| format!("cannot read {}: {e}", cached.display()))?
-                } else {
-                    let fresh = fetch_now(url, settings.offline)?;
-                    std::fs::write(&cached, &fresh).map_err(|e| format!("cannot write {}: {e}", cached.display()))?;
-                    fresh
-                }
-            }
-        };
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-}
-
 fn fs_read(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -368,6 +292,11 @@ pub struct Opener<'a> {
     /// Files already read in this run, parsed (a shared base is read once however
     /// often the extends tree reaches it).
     pub parsed: HashMap<String, Rc<ParsedEntry>>,
+    /// Asked before reading what an untrusted file extends; `None` reads anything.
+    pub policy: Option<&'a dyn ReadPolicy>,
+    /// Whether the tree being opened is the user's (default.cfg, command-line
+    /// extends), whose extends are read without asking.
+    pub trusted: bool,
 }
 
 /// One file, parsed: its `extends` and `optional-extends`, and its own values.
@@ -420,9 +349,24 @@ impl Opener<'_> {
         if let Some(entry) = self.parsed.get(&full_name) {
             return Ok((full_name, entry.clone()));
         }
+        let policy = self.policy.filter(|_| !self.trusted);
+        let mut allowed: HostCheck = std::sync::Arc::new(|_: &str| true);
+        if let (Some(policy), Some(from)) = (policy, extended_from) {
+            let refused = |m: String| ConfigError::new(ConfigErrorKind::Other(m));
+            match url.as_deref() {
+                Some(url) if url.starts_with("file://") => policy.local(Path::new(&url["file://".len()..]), from).map_err(refused)?,
+                Some(url) => allowed = policy.remote(url, from).map_err(refused)?,
+                None => policy.local(Path::new(&full_name), from).map_err(refused)?,
+            }
+            if url.is_some()
+                && let Some(cache) = &settings.extends_cache
+            {
+                policy.cache(cache, settings.extends_cache_origin.as_ref()).map_err(refused)?;
+            }
+        }
         let (new_base, text) = match &url {
             Some(url) => {
-                let text = self.fetcher.fetch(url, settings).map_err(ConfigErrorKind::Download)?;
+                let text = self.fetcher.fetch(url, settings, allowed).map_err(ConfigErrorKind::Download)?;
                 (url[..url.rfind('/').unwrap_or(0)].to_string(), text)
             }
             None => {

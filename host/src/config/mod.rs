@@ -14,6 +14,7 @@ pub mod annotate;
 pub mod condition;
 pub mod error;
 pub mod eval;
+pub mod fetch;
 pub mod layers;
 pub mod parser;
 pub mod target;
@@ -70,6 +71,9 @@ pub struct LoadOptions {
     /// The user defaults file; `None` means `$BUILDOUT_HOME/default.cfg` or
     /// `~/.buildout/default.cfg`.
     pub user_config: Option<PathBuf>,
+    /// What the configuration may read through `extends` (the trust boundary's
+    /// policy); `None` reads whatever it names.
+    pub read_policy: Option<std::sync::Arc<dyn layers::ReadPolicy>>,
 }
 
 impl LoadOptions {
@@ -80,6 +84,7 @@ impl LoadOptions {
             assignments: Vec::new(),
             cwd: cwd.into(),
             user_config: None,
+            read_policy: None,
         }
     }
 }
@@ -208,6 +213,8 @@ impl Config {
             download_base: data["buildout"].clone(),
             download_override: command_line.get("buildout").cloned().unwrap_or_default(),
             parsed: Default::default(),
+            policy: options.read_policy.as_deref(),
+            trusted: true,
         };
 
         let mut user_defaults = Layer::new();
@@ -223,9 +230,13 @@ impl Config {
         }
 
         let base = directory.to_string_lossy().into_owned();
+        // The file the user named is read; what it extends is the configuration's
+        // choice, and the read policy is asked first.
+        opener.trusted = false;
         let file_data = opener
             .open_root(&base, &config_file.to_string_lossy(), user_defaults.clone())
             .map_err(with_initializing)?;
+        opener.trusted = true;
         data = layers::update(&data, &file_data);
 
         if let Some(extends) = command_line.get_mut("buildout").and_then(|b| b.shift_remove("extends")) {

@@ -10,11 +10,20 @@ use super::Build;
 /// directory; a `*` in the last component matches directories) for the resolver,
 /// after checking the user's `build` grant, since preparing runs the project's code.
 /// Returns the `.egg-link` files written, for `installed_develop_eggs`.
-pub(super) fn prepare(develop: &str, settings: &crate::config::BuildoutSettings, build: &Build) -> Result<Vec<PathBuf>, String> {
+pub(super) fn prepare(
+    develop: &str,
+    settings: &crate::config::BuildoutSettings,
+    build: &Build,
+    tree: &crate::trust::extends::ExtendsPolicy,
+) -> Result<Vec<PathBuf>, String> {
     let develop_eggs = &settings.develop_eggs_directory;
     let mut dirs = Vec::new();
     for entry in develop.split_whitespace() {
         let path = crate::config::abspath(&settings.directory, Path::new(entry));
+        // The configuration names the project: only one of its own tree (or a
+        // directory the user granted) is built on its say.
+        tree.own_or_granted(&path)
+            .map_err(|why| format!("develop = {entry}: bo will not build it for this configuration: {why}"))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if let Some((prefix, suffix)) = name.split_once('*') {
             let mut matched: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap_or(&settings.directory))
@@ -35,8 +44,8 @@ pub(super) fn prepare(develop: &str, settings: &crate::config::BuildoutSettings,
             crate::progress::eprintln(&format!("Couldn't develop '{entry}' (not found)"));
         }
     }
-    let grants = build.services.grants.values("buildout", crate::runtime::grants::GrantKind::Build);
-    let settings_for = build.services.install_settings("buildout");
+    let grants = build.services.grants.values("buildout", crate::trust::grants::GrantKind::Build);
+    let settings_for = build.services.install_settings("buildout")?;
     let mut prepared = Vec::new();
     for dir in dirs {
         let name = crate::python::develop::declared_name(&dir);

@@ -47,6 +47,12 @@ const SPACEY: [(&str, &str); 5] = [
 
 impl InstalledState {
     pub fn read(path: &Path) -> Result<InstalledState, StateError> {
+        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(StateError::Read {
+                path: path.to_path_buf(),
+                message: "it is a symbolic link; bo reads and writes its state file only as a plain file".into(),
+            });
+        }
         if !path.is_file() {
             let mut state = InstalledState::default();
             state.buildout.insert("parts".into(), String::new());
@@ -117,9 +123,12 @@ impl InstalledState {
         for (option, value) in options {
             save_option(&mut text, option, value);
         }
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.append(true).create(true);
+        // Never through a link: a checkout could ship `.installed.cfg -> ~/.bashrc`.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let mut file = options
             .open(path)
             .map_err(|source| StateError::Write {
                 path: path.to_path_buf(),
@@ -136,15 +145,32 @@ impl InstalledState {
 
 /// Writes through a temporary file and a rename, so a crash never leaves a
 /// half-written state file.
+/// The temporary file is new (`O_EXCL`: a planted link there is not followed) and
+/// the rename replaces a link at `path` rather than writing through it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Unique per process: two builds may write the same file (e.g. the cache).
-    let tmp = path.with_extension(format!("tmp-bo-{}", std::process::id()));
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_data()?;
+    // Unique per process and call: two builds may write the same file (the cache).
+    let tmp = crate::net::temp_path_beside(path);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_data()
+        })
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    written
+}
+
+/// Whether `key` can be written into `.installed.cfg` as one option name (a recipe
+/// returns option names: one with a newline or `[` could forge sections).
+pub fn is_option_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(['#', ';', '['])
+        && !key.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '=' | ':'))
 }
 
 fn write_section(out: &mut String, name: &str, options: &PartOptions) {
@@ -213,7 +239,8 @@ fn encode_value(value: &str) -> String {
             if i == 0 || j == n {
                 out.push_str(&quote(&value[byte(i)..byte(j)]));
             } else {
-                out.push_str(&value[byte(i)..byte(j)]);
+                // A lone `\r` would read back as a line break (a forged section).
+                out.push_str(&value[byte(i)..byte(j)].replace('\r', "%(__buildout_space_r__)s"));
             }
             i = j;
             continue;
@@ -236,15 +263,27 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        for value in ["plain", "", "a\nb", " lead", "trail ", "a \n  b", "\nstarts", "ends\n", "a\n\nb"] {
+        let hostile = ["x\n[forged]\nrecipe = evil", "x\r[forged]", "a\r\n[b]\r\nc = d", "\n[buildout]\nparts = evil", "x\x0b\x0c[y]"];
+        for value in ["plain", "", "a\nb", " lead", "trail ", "a \n  b", "\nstarts", "ends\n", "a\n\nb"].into_iter().chain(hostile) {
             let mut text = String::from("[p]\n");
             save_option(&mut text, "k", value);
             let parsed = parser::parse(&text, "t", &mut |_| Ok(true)).unwrap();
+            assert_eq!(parsed.len(), 1, "{value:?} forged a section: {text:?}");
+            assert_eq!(parsed["p"].len(), 1, "{value:?} forged an option: {text:?}");
             let mut got = parsed["p"]["k"].value.clone();
             for (from, to) in SPACEY {
                 got = got.replace(from, to);
             }
             assert_eq!(got, value, "encoded as {text:?}");
+        }
+    }
+
+    #[test]
+    fn option_names_cannot_forge_sections() {
+        assert!(is_option_name("recipe"));
+        assert!(is_option_name("__buildout_installed__"));
+        for bad in ["", "a\n[b]", "a b", "[x]", "a=b", "#c", "a:b", "x\r"] {
+            assert!(!is_option_name(bad), "{bad:?}");
         }
     }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
-use super::{Build, BuildError, fail, list_entries, options_list, remove_path, remove_recorded};
-use crate::runtime::grants::PartGrant;
+use super::{Build, BuildError, fail, list_entries, options_list, remove_recorded};
+use crate::trust::grants::PartGrant;
 use crate::runtime::{LoadedRecipe, RecipeError};
 
 /// One part to install or update.
@@ -189,19 +189,18 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
     let directory = &ctx.settings.directory;
     let installing = "Installing.";
     let part_dir = ctx.settings.parts_directory.join(part);
-    let outside: Vec<PathBuf> = grant.write.iter().filter(|d| !d.starts_with(directory)).cloned().collect();
     let paths = result.and_then(|paths| {
         paths
             .into_iter()
             .map(|p| {
                 let abs = crate::config::abspath(directory, Path::new(&p));
-                if grant.may_own(&abs) {
+                if grant.may_write(&abs) || made.iter().any(|m| m == &abs) {
                     Ok(abs.to_string_lossy().into_owned())
                 } else {
                     Err(RecipeError::Failed {
                         part: part.clone(),
                         recipe: job.recipe.name.clone(),
-                        message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
+                        message: format!("install returned {p}, which is not in a directory the part may write"),
                     })
                 }
             })
@@ -228,16 +227,19 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
                 })
                 .collect();
             let theirs = |path: &Path| claimed.iter().any(|c| c.starts_with(path) || path.starts_with(c));
+            // Through handles on the part's directories: the failed recipe may
+            // have left links that lead elsewhere, and they are removed, not followed.
+            let dirs = crate::trust::cap::Dirs::open(&grant.write);
             if !part_dir_existed || !update {
-                remove_path(&part_dir);
+                let _ = crate::trust::cap::remove_entry(&part_dir);
             }
-            for entry in list_entries(&grant.write[1..]) {
+            for entry in grant.write[1..].iter().flat_map(|d| dirs.entries(d)) {
                 if !before.contains(&entry) && !theirs(&entry) {
-                    remove_path(&entry);
+                    let _ = dirs.remove(&entry);
                 }
             }
             for dir in made.iter().filter(|d| !theirs(d)) {
-                remove_path(dir);
+                let _ = crate::trust::cap::remove_entry(dir);
             }
             if update {
                 let old_files = ctx
@@ -248,7 +250,7 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
                     .unwrap_or_default();
                 ctx.installed_parts.retain(|p| p != part);
                 ctx.state.parts.shift_remove(part);
-                remove_recorded(&old_files, directory, &outside);
+                remove_recorded(&old_files, directory, &grant.write);
                 if let Some(path) = ctx.state_path.as_ref().filter(|_| ctx.state.exists) {
                     let _ = InstalledState::append(path, &[("parts", &ctx.installed_parts.join(" "))]);
                 }

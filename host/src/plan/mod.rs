@@ -8,14 +8,13 @@
 //! - [`recipes`]: recipe references and the services a build offers recipes.
 //! - [`download`]: downloads through the cache.
 //! - `jobs`: running parts, in parallel where independent, and recording them.
-//! - `develop`: the `[buildout] develop` step; `trust`: who may move the buildout.
+//! - `develop`: the `[buildout] develop` step.
 
 mod develop;
 pub mod download;
 pub mod installed;
 mod jobs;
 pub mod recipes;
-mod trust;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -27,7 +26,7 @@ use indexmap::IndexMap;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
 use crate::python::lock::Lock;
-use crate::runtime::grants::{Layout, PartGrant, UserGrants};
+use crate::trust::grants::{Layout, PartGrant, UserGrants};
 use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
 use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
 use recipes::BuildServices;
@@ -175,6 +174,10 @@ impl Build {
                 .call(&recipe, grant, services.clone(), |r, s| r.call_init(s, part, &list))
                 .map_err(|e| other(ev, e.to_string()))?;
             for (key, value) in changes {
+                // Recipes return option names; they go into `.installed.cfg`.
+                if !installed::is_option_name(&key) {
+                    return Err(other(ev, format!("part {part}: the recipe returned the invalid option name {key:?}")));
+                }
                 ev.set(part, &key, value);
             }
             recipes.borrow_mut().insert(part.to_string(), (recipe, source.entry));
@@ -190,41 +193,29 @@ fn list_entries(dirs: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-fn remove_path(path: &Path) {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => {
-            let _ = std::fs::remove_dir_all(path);
-        }
-        Ok(_) => {
-            let _ = std::fs::remove_file(path);
-        }
-        Err(_) => {}
-    }
-}
-
-/// Removes recorded paths, but only inside the buildout directory (or a directory
-/// granted outside it); anything else in a state file is refused.
-fn remove_recorded(paths: &str, directory: &Path, allowed_outside: &[PathBuf]) {
+/// Removes the paths a part recorded, but only what the part could write: paths
+/// in its writable directories (through directory handles, never following a link
+/// out), those directories themselves, and the directories bo made inside the
+/// buildout to hold them. Anything else in a state file is left, and reported.
+fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
+    let dirs = crate::trust::cap::Dirs::open(writable);
     for line in paths.split('\n').filter(|l| !l.is_empty()) {
         let path = crate::config::abspath(directory, Path::new(line));
-        // Checked again with the parent resolved: a symlink on the way (planted in
-        // the buildout) must not lead the removal outside.
-        let real = path
-            .parent()
-            .and_then(|p| std::fs::canonicalize(p).ok())
-            .map(|p| p.join(path.file_name().unwrap_or_default()))
-            .unwrap_or_else(|| path.clone());
-        let canonical = |d: &Path| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
-        let root = canonical(directory);
-        let inside = |p: &Path, root: &Path| p.starts_with(root) && p != root;
-        let allowed = (inside(&path, directory) && inside(&real, &root))
-            || allowed_outside
-                .iter()
-                .any(|d| path.starts_with(d) && real.starts_with(canonical(d)));
-        if allowed {
-            remove_path(&path);
+        let removed = if dirs.covers(&path) && !writable.contains(&path) {
+            dirs.remove(&path).map_err(|e| e.to_string())
+        } else if writable.iter().any(|w| w.starts_with(&path))
+            && path.starts_with(directory)
+            && path != directory
+            && crate::trust::hidden_component(directory, &path).is_none()
+        {
+            crate::trust::cap::remove_entry(&path).map(|_| true).map_err(|e| e.to_string())
         } else {
-            crate::progress::eprintln(&format!("warning: not removing {line}: it is outside the buildout directory"));
+            Ok(false)
+        };
+        match removed {
+            Ok(true) => {}
+            Ok(false) => crate::progress::eprintln(&format!("warning: not removing {line}: the part could not write there")),
+            Err(e) => crate::progress::eprintln(&format!("warning: cannot remove {line}: {e}")),
         }
     }
 }
@@ -251,7 +242,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     // `directory` option, which the (untrusted) file itself could set.
     grants
         .add_from_file(
-            &crate::runtime::grants::user_grants_file(),
+            &crate::trust::grants::user_grants_file(),
             config
                 .config_file
                 .parent()
@@ -259,11 +250,12 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
                 .unwrap_or(Path::new(".")),
         )
         .map_err(|m| fail(&[], m))?;
-    trust::check_directories(config, &settings, &grants).map_err(|m| fail(&["Initializing."], m))?;
+    crate::trust::settings::check_directories(config, &settings, &grants).map_err(|m| fail(&["Initializing."], m))?;
     crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
         grants: grants.clone(),
         develop: Mutex::new(Vec::new()),
+        interpreters: crate::trust::settings::Interpreters::new(config, &grants),
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),
@@ -288,6 +280,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             directory: settings.directory.clone(),
             parts_directory: settings.parts_directory.clone(),
             bin_directory: settings.bin_directory.clone(),
+            reserved: reserved_places(config, &settings, options),
         },
         runtime,
         services,
@@ -315,7 +308,8 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
     let mut develop_eggs = String::new();
     if !dry_run {
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
-        let links = develop::prepare(&develop, &settings, &build).map_err(|m| fail(&[installing], m))?;
+        let tree = crate::trust::extends::ExtendsPolicy::new(&config.config_file, &build.grants);
+        let links = develop::prepare(&develop, &settings, &build, &tree).map_err(|m| fail(&[installing], m))?;
         develop_eggs = links.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join("\n");
         // Buildout records the develop eggs in the state's [buildout] section.
         let recorded = state.buildout.get(INSTALLED_DEVELOP_EGGS).cloned().unwrap_or_default();
@@ -397,12 +391,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         let grant = build
             .grant(part, &recipe, entry, &old)
             .map_err(|e| fail(&[installing, &doing], e.to_string()))?;
-        let outside: Vec<PathBuf> = grant
-            .write
-            .iter()
-            .filter(|d| !d.starts_with(&settings.directory))
-            .cloned()
-            .collect();
+        let writable = grant.write.clone();
         crate::progress::info("Running uninstall recipe.");
         *build.services.snapshot.lock().unwrap() = ev.snapshot();
         let list = options_list(&old);
@@ -413,7 +402,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         remove_recorded(
             old.get(INSTALLED_PATHS).map(String::as_str).unwrap_or(""),
             &settings.directory,
-            &outside,
+            &writable,
         );
         installed_parts.retain(|p| p != part);
         state.parts.shift_remove(part);
@@ -501,10 +490,12 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             }
             text.push('\n');
             use std::io::Write;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            let mut open = std::fs::OpenOptions::new();
+            open.create(true).append(true);
+            // Never through a link the checkout planted (`versions.cfg -> ~/.bashrc`).
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NOFOLLOW);
+            open.open(&path)
                 .and_then(|mut f| f.write_all(text.as_bytes()))
                 .map_err(|e| fail(&[], format!("cannot update {}: {e}", path.display())))?;
             crate::progress::println(&format!("Picked versions have been written to {}", path.display()));
@@ -517,6 +508,21 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         }
     }
     Ok(actions)
+}
+
+/// Where bo keeps its own things for this build, which no recipe may write.
+fn reserved_places(config: &Config, settings: &crate::config::BuildoutSettings, options: &BuildOptions) -> Vec<(String, PathBuf)> {
+    let mut places = vec![
+        ("eggs directory".to_string(), settings.eggs_directory.clone()),
+        ("develop-eggs directory".to_string(), settings.develop_eggs_directory.clone()),
+        ("cache".to_string(), options.cache_dir.clone()),
+    ];
+    for option in ["download-cache", "extends-cache"] {
+        if let Some(value) = config.raw.get("buildout").and_then(|b| b.get(option)).filter(|v| !v.trim().is_empty()) {
+            places.push((option.replace('-', " "), crate::config::abspath(&settings.directory, Path::new(value.trim()))));
+        }
+    }
+    places
 }
 
 fn change_reason(old: &PartOptions, new: &PartOptions) -> String {

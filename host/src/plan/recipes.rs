@@ -4,7 +4,7 @@
 //! `project-entry.wasm` in the directories of `BO_RECIPE_PATH`, then among the
 //! recipes bundled in bo.
 
-use crate::runtime::grants::GrantKind;
+use crate::trust::grants::GrantKind;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -203,9 +203,11 @@ pub struct BuildServices {
     pub picked: Mutex<BTreeMap<String, (String, Vec<String>)>>,
     pub oci: crate::oci::OciOptions,
     /// The user's grants (for the host capabilities of `python.install`).
-    pub grants: crate::runtime::grants::UserGrants,
+    pub grants: crate::trust::grants::UserGrants,
     /// `[buildout] develop` projects, prepared before the parts run.
     pub develop: Mutex<Vec<python::develop::DevelopDist>>,
+    /// The interpreters bo may run for this build (the trust boundary's answer).
+    pub interpreters: crate::trust::settings::Interpreters,
 }
 
 impl BuildServices {
@@ -251,7 +253,7 @@ impl BuildServices {
             .cloned()
     }
 
-    pub(crate) fn install_settings(&self, part: &str) -> InstallSettings {
+    pub(crate) fn install_settings(&self, part: &str) -> Result<InstallSettings, String> {
         let snapshot = self.snapshot.lock().unwrap().clone();
         let buildout = snapshot.get("buildout").cloned().unwrap_or_default();
         let get = |key: &str| snapshot.get(part).and_then(|o| o.get(key)).or_else(|| buildout.get(key)).cloned();
@@ -279,11 +281,11 @@ impl BuildServices {
             Some(dir) => PathBuf::from(dir).join("dist"),
             None => self.download_cache.join("dist"),
         };
-        InstallSettings {
+        Ok(InstallSettings {
             part: part.to_string(),
             develop: self.develop.lock().unwrap().clone(),
             allow_build: self.grants.values(part, GrantKind::Build),
-            executable: self.python_executable(part),
+            executable: self.python_executable(part)?,
             index: IndexSettings {
                 index: Some(index),
                 find_links,
@@ -298,7 +300,7 @@ impl BuildServices {
                 newest: self.newest,
             },
             store: self.eggs_directory.clone(),
-        }
+        })
     }
 
     fn install_frozen(&self, part: &str, locked: &LockedPart, settings: &InstallSettings) -> Result<Vec<Installed>, String> {
@@ -371,7 +373,7 @@ impl HostServices for BuildServices {
     }
 
     fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<Installed>, String> {
-        let settings = self.install_settings(part);
+        let settings = self.install_settings(part)?;
         let locked = self.lock.lock().unwrap().parts.get(part).cloned();
         if self.lock_mode == LockMode::Frozen {
             let locked = locked.filter(|l| l.requirements == requirements).ok_or_else(|| {
@@ -419,18 +421,22 @@ impl HostServices for BuildServices {
         Ok(installed)
     }
 
-    fn python_executable(&self, part: &str) -> String {
-        if let Some(executable) = self.snapshot.lock().unwrap().get(part).and_then(|o| o.get("executable")).cloned() {
-            return executable;
-        }
-        let python = self.option(part, "python").unwrap_or_else(|| "buildout".into());
-        self.snapshot
-            .lock()
-            .unwrap()
-            .get(&python)
-            .and_then(|o| o.get("executable"))
-            .cloned()
-            .unwrap_or_else(crate::config::default_executable)
+    /// The interpreter `part` installs for and writes into scripts: its own
+    /// `executable`, else that of its `python` section; permitted by the trust
+    /// boundary (bo runs it).
+    fn python_executable(&self, part: &str) -> Result<String, String> {
+        let own = self.snapshot.lock().unwrap().get(part).and_then(|o| o.get("executable")).cloned();
+        let executable = own.unwrap_or_else(|| {
+            let python = self.option(part, "python").unwrap_or_else(|| "buildout".into());
+            self.snapshot
+                .lock()
+                .unwrap()
+                .get(&python)
+                .and_then(|o| o.get("executable"))
+                .cloned()
+                .unwrap_or_else(crate::config::default_executable)
+        });
+        self.interpreters.permit(part, &executable)
     }
 
     fn buildout_directory(&self) -> PathBuf {
@@ -454,7 +460,12 @@ impl HostServices for BuildServices {
 pub fn format_picked_versions(picked: &BTreeMap<String, (String, Vec<String>)>) -> Vec<String> {
     let mut output = vec!["[versions]".to_string()];
     let mut required = Vec::new();
-    for (name, (version, by)) in picked {
+    // Names and versions come from an index's metadata: only what a distribution
+    // name or version can be goes into a file (no spaces, `|`, newlines).
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+!".contains(c));
+    for (name, (version, by)) in picked.iter().filter(|(n, (v, _))| plain(n) && plain(v)) {
+        // Requirers go into comment lines: no line breaks.
+        let by: Vec<String> = by.iter().filter(|b| !b.chars().any(char::is_control)).cloned().collect();
         if by.is_empty() {
             output.push(format!("{name} = {version}"));
         } else {

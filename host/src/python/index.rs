@@ -76,6 +76,11 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 /// Parses a file name into a candidate for `project`, if it is one of its
 /// distributions (wheel or sdist).
 fn candidate_from_filename(project: &str, filename: &str, url: String, origin: &str) -> Option<Candidate> {
+    // The index names the file; the name becomes a path in the caches and the
+    // store, so it must be one plain file name (`a-1.0-0/../../x.whl` is not).
+    if !crate::trust::grants::is_file_name(filename) || filename.starts_with('.') || filename.contains(['\\', '\0']) {
+        return None;
+    }
     let wanted = metadata::normalize(project);
     let (name, version, wheel) = if let Some(wheel) = WheelName::parse(filename) {
         (wheel.name.clone(), wheel.version.clone(), Some(wheel))

@@ -63,7 +63,7 @@ impl Lock {
                 .and_then(Item::as_array)
                 .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
                 .unwrap_or_default();
-            let distributions = part
+            let distributions: Vec<LockedDist> = part
                 .get("distribution")
                 .and_then(Item::as_array_of_tables)
                 .map(|ds| {
@@ -78,6 +78,10 @@ impl Lock {
                         .collect()
                 })
                 .unwrap_or_default();
+            // The lock comes with the checkout: its file names become paths.
+            if let Some(bad) = distributions.iter().find(|d: &&LockedDist| !crate::trust::grants::is_file_name(&d.filename) || d.filename.starts_with('.')) {
+                return Err(format!("{}: invalid distribution file name {:?}", path.display(), bad.filename));
+            }
             lock.parts.insert(
                 s(part, "name"),
                 LockedPart {

@@ -370,12 +370,16 @@ impl super::bo::recipe::python::Host for PartState {
             .map(|s| s.name.as_str())
             .chain(request.interpreter.as_deref());
         for name in names {
-            if !super::grants::is_file_name(name) {
+            if !crate::trust::grants::is_file_name(name) {
                 return Ok(Err(format!("invalid script name {name:?}: it must be a file name, not a path")));
             }
         }
+        let executable = match self.services.python_executable(&self.grant.part) {
+            Ok(executable) => executable,
+            Err(message) => return Ok(Err(message)),
+        };
         let scripts = crate::python::scripts::ScriptsRequest {
-            executable: self.services.python_executable(&self.grant.part),
+            executable,
             path: request.path,
             scripts: request.scripts.into_iter().map(|s| (s.name, s.module, s.attrs)).collect(),
             interpreter: request.interpreter,

@@ -2,11 +2,10 @@
 //! precompiled, and a fresh sandboxed Store per recipe call. The sandbox starts from
 //! deny-all: a part sees the buildout directory read-only, its own `parts/<part>` and
 //! declared outputs read-write, nothing else; CPU time (epochs), memory
-//! (a ResourceLimiter) and log volume are capped. See [`grants`] for what a part may
+//! (a ResourceLimiter) and log volume are capped. See [`crate::trust::grants`] for what a part may
 //! use and [`host`] for the services bo offers recipes.
 
 pub mod cache;
-pub mod grants;
 pub mod host;
 
 use std::collections::HashMap;
@@ -20,7 +19,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use grants::{Declared, PartGrant};
+use crate::trust::grants::{self, Declared, PartGrant};
 
 wasmtime::component::bindgen!({
     world: "recipe",
@@ -109,8 +108,7 @@ impl LoadedRecipe {
     }
 }
 
-/// Whether a host may be contacted (the part's grant), for redirects.
-pub type HostCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub use crate::net::HostCheck;
 
 /// Host services shared by every call of one build.
 pub trait HostServices: Send + Sync {
@@ -124,7 +122,7 @@ pub trait HostServices: Send + Sync {
     /// Resolves and installs Python distributions for `part`.
     fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<crate::python::Installed>, String>;
     /// The interpreter `part`'s scripts run with.
-    fn python_executable(&self, part: &str) -> String;
+    fn python_executable(&self, part: &str) -> Result<String, String>;
     /// The buildout directory.
     fn buildout_directory(&self) -> std::path::PathBuf;
 }
@@ -394,8 +392,8 @@ impl PartState {
             fn python_install(&self, _: &str, _: &[String]) -> Result<Vec<crate::python::Installed>, String> {
                 Err("no installs while describing a recipe".into())
             }
-            fn python_executable(&self, _: &str) -> String {
-                String::new()
+            fn python_executable(&self, _: &str) -> Result<String, String> {
+                Err("no interpreter while describing a recipe".into())
             }
             fn buildout_directory(&self) -> PathBuf {
                 PathBuf::new()

@@ -223,10 +223,13 @@ pub enum Denial {
     },
     #[error("part {part} (recipe {recipe}) declares output {value:?}, which is not inside the buildout directory")]
     OutputEscapes { part: String, recipe: String, value: String },
-    #[error(
-        "part {part} (recipe {recipe}) declares output {value:?}, which would let it write bo's own state (the buildout directory itself, or every part's directory)"
-    )]
-    OutputTooWide { part: String, recipe: String, value: String },
+    #[error("part {part} (recipe {recipe}) may not write {value:?}: {why}")]
+    OutputRefused {
+        part: String,
+        recipe: String,
+        value: String,
+        why: String,
+    },
     #[error("invalid part name {part:?}: a part name must be one path component (no '/', no '..')")]
     BadPartName { part: String },
     #[error("part {part} (recipe {recipe}) may not write {value}: a symlink on the way leads elsewhere")]
@@ -239,6 +242,9 @@ pub struct Layout {
     pub directory: PathBuf,
     pub parts_directory: PathBuf,
     pub bin_directory: PathBuf,
+    /// Places bo keeps its own things (eggs, develop-eggs, caches), by what they
+    /// are: no recipe may write them (see [`super::places`]).
+    pub reserved: Vec<(String, PathBuf)>,
 }
 
 /// The capabilities one part may use during one recipe call.
@@ -258,9 +264,11 @@ pub struct PartGrant {
     /// through `prepared-dirs`, and records them only if the recipe returns them).
     pub option_dirs: Vec<PathBuf>,
     user: UserGrants,
+    layout: Layout,
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
+/// Whether a host grant `pattern` (`*`, `name`, `*.suffix`) covers `host`.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
     pattern == "*"
         || pattern.eq_ignore_ascii_case(host)
         || pattern
@@ -298,13 +306,13 @@ impl PartGrant {
                     value: output.clone(),
                 });
             }
-            // Writing the buildout directory itself (`.installed.cfg`, `bo.lock`) or
-            // a directory holding every part's would undo the sandbox.
-            if path == buildout_dir || layout.parts_directory.starts_with(&path) {
-                return Err(Denial::OutputTooWide {
+            // Writing bo's state or its own places would undo the sandbox.
+            if let Some(why) = super::places::refusal(layout, part, &path) {
+                return Err(Denial::OutputRefused {
                     part: part.into(),
                     recipe: recipe.into(),
                     value: output.clone(),
+                    why,
                 });
             }
             write.push(path);
@@ -321,6 +329,14 @@ impl PartGrant {
                     value,
                 });
             }
+            if let Some(why) = super::places::refusal(layout, part, &normalized) {
+                return Err(Denial::OutputRefused {
+                    part: part.into(),
+                    recipe: recipe.into(),
+                    value,
+                    why,
+                });
+            }
             write.push(normalized);
         }
         Ok(PartGrant {
@@ -332,6 +348,7 @@ impl PartGrant {
             entry: None,
             option_dirs: Vec::new(),
             user: user.clone(),
+            layout: layout.clone(),
         })
     }
 
@@ -370,6 +387,14 @@ impl PartGrant {
                         recipe: self.recipe.clone(),
                         kind: "outside",
                         value: dir.to_string_lossy().into_owned(),
+                    });
+                }
+                if let Some(why) = super::places::refusal(&self.layout, &self.part, &dir) {
+                    return Err(Denial::OutputRefused {
+                        part: self.part.clone(),
+                        recipe: self.recipe.clone(),
+                        value: dir.to_string_lossy().into_owned(),
+                        why,
                     });
                 }
                 if is_dir {
@@ -481,6 +506,7 @@ mod tests {
             directory: "/b".into(),
             parts_directory: "/b/parts".into(),
             bin_directory: "/b/bin".into(),
+            reserved: Vec::new(),
         };
         let g = PartGrant::new("cmmi", "zc.recipe.cmmi", &declared(), &user, &layout).unwrap();
         assert!(g.check_program("make").is_ok());
