@@ -37,10 +37,27 @@ fn command_runs_on_install_and_update_and_location_is_removed() {
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert_eq!(b.read("made.txt"), "made\nupdated\n");
 
+    // The recorded location lies where the part itself could not write (the
+    // granted program wrote it): uninstall leaves it and says so, since a recipe
+    // could otherwise record any file of the buildout for removal.
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     let got = b.bo(&["build"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
-    assert!(!b.root.join("made.txt").exists());
+    assert!(b.root.join("made.txt").exists());
+    assert!(got.stderr.contains("warning: not removing"), "{}", got.stderr);
+
+    // A location in the part's own directory is removed.
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo made > ${buildout:parts-directory}/cmd/made.txt\nlocation = ${buildout:parts-directory}/cmd/made.txt\n",
+    );
+    let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(b.root.join("parts/cmd/made.txt").exists());
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/cmd").exists(), "{}", got.stderr);
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn remote_extends_with_cache_and_offline() {
     );
     std::fs::create_dir_all(b.root.join("cache")).unwrap();
 
-    let got = b.bo(&["-U", "query", "--json"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "query", "--json"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     let json: serde_json::Value = serde_json::from_str(&got.stdout).unwrap();
     assert_eq!(json["sections"]["a"]["z"], "from base / from common");
@@ -36,15 +36,15 @@ fn remote_extends_with_cache_and_offline() {
 
     // Offline, with the server gone: the cache answers.
     *up.lock().unwrap() = false;
-    let got = b.bo(&["-U", "-o", "query", "--json"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "-o", "query", "--json"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
-    let got = b.bo(&["-U", "query", "a:z"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "query", "a:z"]);
     assert_eq!(got.code, 0, "newest mode falls back to the cache: {}", got.stderr);
 
     // Offline without a cached copy: a clear error naming the URL.
     std::fs::remove_dir_all(b.root.join("cache")).unwrap();
     std::fs::create_dir_all(b.root.join("cache")).unwrap();
-    let got = b.bo(&["-U", "-o", "annotate"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "-o", "annotate"]);
     assert_eq!(got.code, 1);
     assert!(
         got.stderr
@@ -60,7 +60,7 @@ fn unreachable_extends_names_the_url() {
     *up.lock().unwrap() = false;
     let b = TestBuildout::new();
     b.write("buildout.cfg", &format!("[buildout]\nextends = {base}/missing.cfg\nparts =\n"));
-    let got = b.bo(&["-U", "annotate"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "annotate"]);
     assert_eq!(got.code, 1);
     assert!(
         got.stderr.contains(&format!("{base}/missing.cfg")) && got.stderr.contains("404"),
@@ -74,7 +74,7 @@ fn errors_name_the_file_and_line() {
     let b = TestBuildout::new();
     b.write("base.cfg", "[buildout]\nparts =\n[a]\nok = 1\nnot an option\n");
     b.write("buildout.cfg", "[buildout]\nextends = base.cfg\n");
-    let got = b.bo(&["-U", "annotate"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "annotate"]);
     assert_eq!(got.code, 1);
     assert!(got.stderr.contains("{root}/base.cfg:5"), "{}", got.stderr);
     assert!(!got.stderr.contains("panicked"));

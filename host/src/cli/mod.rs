@@ -51,6 +51,11 @@ pub struct Cli {
     /// Debug: print the full error chain on failure.
     #[arg(short = 'D', global = true)]
     pub debug: bool,
+    /// Grant a capability: PART:KIND=VALUE, KIND one of outside, host, program, env,
+    /// build; PART may be `*`, or `buildout` for the configuration itself (e.g.
+    /// `--grant cmmi:program=make`, `--grant buildout:host=dist.plone.org`).
+    #[arg(long = "grant", global = true, value_name = "PART:KIND=VALUE")]
+    pub grants: Vec<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -92,10 +97,6 @@ pub enum Command {
 /// the user's own files grant; the build's configuration never does.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
-    /// Grant a capability a recipe declares: PART:KIND=VALUE, KIND one of write,
-    /// outside, host, program, env; PART may be `*` (e.g. `--grant cmmi:program=make`).
-    #[arg(long = "grant", value_name = "PART:KIND=VALUE")]
-    pub grants: Vec<String>,
     /// Wall-clock limit for one recipe call, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub recipe_timeout: u64,
@@ -138,21 +139,10 @@ impl RegistryArgs {
 }
 
 impl SandboxArgs {
-    /// The `--grant` options.
-    fn user_grants(&self) -> Result<crate::trust::grants::UserGrants, String> {
-        let grants = self
-            .grants
-            .iter()
-            .map(|g| g.parse())
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|e| format!("error: {e}"))?;
-        Ok(crate::trust::grants::UserGrants { grants })
-    }
-
-    fn build_options(&self, only: &[String], quiet: bool) -> Result<crate::plan::BuildOptions, String> {
+    fn build_options(&self, only: &[String], quiet: bool, grants: crate::trust::grants::UserGrants) -> Result<crate::plan::BuildOptions, String> {
         Ok(crate::plan::BuildOptions {
             only: only.to_vec(),
-            grants: self.user_grants()?,
+            grants,
             limits: crate::runtime::Limits {
                 wall_time: std::time::Duration::from_secs(self.recipe_timeout),
                 memory_bytes: self.recipe_memory << 20,
@@ -240,6 +230,17 @@ fn parse_assignment(word: &str) -> Result<(String, String, String), String> {
 }
 
 impl Cli {
+    /// The `--grant` options.
+    fn user_grants(&self) -> Result<crate::trust::grants::UserGrants, String> {
+        let grants = self
+            .grants
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| format!("error: {e}"))?;
+        Ok(crate::trust::grants::UserGrants { grants })
+    }
+
     fn load_options(&self, assignments: &[String]) -> Result<LoadOptions, String> {
         let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
         let mut options = LoadOptions::new(cwd);
@@ -317,10 +318,8 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     // What the configuration may pull in with `extends` is the trust boundary's
     // decision, under the user's grants (command line and grants file).
     let config_file = crate::config::abspath(&options.cwd, &options.config_file);
-    let mut grants = match &cli.command {
-        Some(Command::Build { sandbox, .. } | Command::Plan { sandbox }) => sandbox.user_grants()?,
-        _ => crate::trust::grants::UserGrants::default(),
-    };
+    let command_line_grants = cli.user_grants()?;
+    let mut grants = command_line_grants.clone();
     grants
         .add_from_file(&crate::trust::grants::user_grants_file(), config_file.parent().unwrap_or(Path::new(".")))
         .map_err(|m| format!("error: {m}"))?;
@@ -334,7 +333,6 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     let default = Command::Build {
         parts: Vec::new(),
         sandbox: SandboxArgs {
-            grants: Vec::new(),
             recipe_timeout: 600,
             recipe_memory: 1024,
             jobs: None,
@@ -353,12 +351,12 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         }
         Command::Query { key, json } => query(&config, key, *json),
         Command::Build { parts, sandbox } => {
-            let options = sandbox.build_options(parts, cli.quiet > 0)?;
+            let options = sandbox.build_options(parts, cli.quiet > 0, command_line_grants)?;
             crate::plan::build(&config, &options).map_err(|e| e.report())
         }
         Command::Recipe(_) => unreachable!("handled before loading the configuration"),
         Command::Plan { sandbox } => {
-            let options = sandbox.build_options(&[], cli.quiet > 0)?;
+            let options = sandbox.build_options(&[], cli.quiet > 0, command_line_grants)?;
             let actions = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
             if actions.is_empty() {
                 println!("nothing to do");

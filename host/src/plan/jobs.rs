@@ -194,13 +194,15 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
             .into_iter()
             .map(|p| {
                 let abs = crate::config::abspath(directory, Path::new(&p));
-                if grant.may_write(&abs) || made.iter().any(|m| m == &abs) {
+                // Recorded if inside the buildout or the part's grants; removed on
+                // uninstall only if the part could write it (see remove_recorded).
+                if grant.may_own(&abs) {
                     Ok(abs.to_string_lossy().into_owned())
                 } else {
                     Err(RecipeError::Failed {
                         part: part.clone(),
                         recipe: job.recipe.name.clone(),
-                        message: format!("install returned {p}, which is not in a directory the part may write"),
+                        message: format!("install returned {p}, which is outside the buildout directory and the part's grants"),
                     })
                 }
             })

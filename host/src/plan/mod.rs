@@ -203,10 +203,11 @@ fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
         let path = crate::config::abspath(directory, Path::new(line));
         let removed = if dirs.covers(&path) && !writable.contains(&path) {
             dirs.remove(&path).map_err(|e| e.to_string())
-        } else if writable.iter().any(|w| w.starts_with(&path))
-            && path.starts_with(directory)
-            && path != directory
-            && crate::trust::hidden_component(directory, &path).is_none()
+        } else if writable.contains(&path)
+            || (writable.iter().any(|w| w.starts_with(&path))
+                && path.starts_with(directory)
+                && path != directory
+                && crate::trust::hidden_component(directory, &path).is_none())
         {
             crate::trust::cap::remove_entry(&path).map(|_| true).map_err(|e| e.to_string())
         } else {
@@ -214,7 +215,9 @@ fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
         };
         match removed {
             Ok(true) => {}
-            Ok(false) => crate::progress::eprintln(&format!("warning: not removing {line}: the part could not write there")),
+            Ok(false) => crate::progress::eprintln(&format!(
+                "warning: not removing {line}: it is not in a directory the part could write (the recipe's own files go in parts/ or its declared outputs)"
+            )),
             Err(e) => crate::progress::eprintln(&format!("warning: cannot remove {line}: {e}")),
         }
     }
