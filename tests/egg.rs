@@ -30,7 +30,7 @@ fn two_versions_side_by_side_and_console_scripts() {
     let mut b = TestBuildout::with_recipes();
     b.env.push(("PIP_FIND_LINKS".into(), String::new()));
     b.write("buildout.cfg", &config(support::json_index()));
-    let got = b.bo(&["-U", "build"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     let version = "import six, os; print(six.__version__, os.environ.get('BO_INIT'))";
     assert_eq!(run(&b.root.join("bin/py-old"), &["-c", version]), "1.16.0 None");
@@ -45,12 +45,12 @@ fn two_versions_side_by_side_and_console_scripts() {
         lock.contains("six-1.16.0-py2.py3-none-any.whl") && lock.contains("six-1.17.0-py2.py3-none-any.whl"),
         "{lock}"
     );
-    let locked = b.bo(&["-U", "build", "--locked"]);
+    let locked = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--locked"]);
     assert_eq!(locked.code, 0, "{}", locked.stderr);
 
     // A changed requirement would change the lock: --locked refuses, naming the part.
     b.write("buildout.cfg", &config(support::json_index()).replace("six==1.16.0", "six==1.17.0"));
-    let refused = b.bo(&["-U", "build", "--locked"]);
+    let refused = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--locked"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("part old: bo.lock would change"), "{}", refused.stderr);
 
@@ -58,7 +58,7 @@ fn two_versions_side_by_side_and_console_scripts() {
     b.write("buildout.cfg", &config("http://127.0.0.1:9/simple/"));
     std::fs::remove_dir_all(b.root.join("eggs")).unwrap();
     std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
-    let frozen = b.bo(&["-U", "build", "--frozen"]);
+    let frozen = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--frozen"]);
     assert_eq!(frozen.code, 0, "{}\n{}", frozen.stdout, frozen.stderr);
     assert_eq!(
         run(&b.root.join("bin/py-old"), &["-c", "import six; print(six.__version__)"]),
@@ -77,7 +77,7 @@ fn resolution_errors_name_the_part() {
             support::html_index()
         ),
     );
-    let got = b.bo(&["-U", "build"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
     assert_eq!(got.code, 1);
     assert!(
         got.stderr.contains("part app") && got.stderr.contains("Couldn't find a distribution for 'no-such-dist'"),
@@ -98,7 +98,7 @@ fn picked_versions_are_shown_and_written() {
             support::json_index()
         ),
     );
-    let got = b.bo(&["-U", "build"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert!(got.stdout.contains("Versions had to be automatically picked."), "{}", got.stdout);
     let versions = b.read("versions.cfg");
@@ -152,7 +152,7 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
         )
     };
     b.write("buildout.cfg", &config("greet"));
-    let denied = b.bo(&["-U", "build"]);
+    let denied = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
         denied.stderr.contains("greet 1.0 has no wheel that fits this Python, only a source distribution; building it runs the project's build code on this machine: grant it with `--grant app:build=greet`"),
@@ -160,7 +160,7 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
         denied.stderr
     );
 
-    let got = b.bo(&["-U", "build", "--grant", "app:build=greet"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "app:build=greet"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert!(
         got.stdout
@@ -174,13 +174,13 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
     // Built once: a fresh buildout with the same cache does not build again.
     std::fs::remove_dir_all(b.root.join("eggs")).unwrap();
     std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
-    let again = b.bo(&["-U", "build", "--grant", "app:build=greet"]);
+    let again = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "app:build=greet"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(!again.stdout.contains("Building a wheel"), "{}", again.stdout);
     assert_eq!(run(&b.root.join("bin/greet"), &[]), "built from source");
 
     b.write("buildout.cfg", &config("broken"));
-    let failed = b.bo(&["-U", "build", "--grant", "app:build=*"]);
+    let failed = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "app:build=*"]);
     assert_eq!(failed.code, 1);
     assert!(
         failed.stderr.contains("building a wheel from broken-1.0.tar.gz failed"),
@@ -212,7 +212,7 @@ fn develop_projects_are_used_from_their_source_tree() {
             support::json_index()
         ),
     );
-    let denied = b.bo(&["-U", "build"]);
+    let denied = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
     assert!(
         denied.stderr.contains(
@@ -222,7 +222,7 @@ fn develop_projects_are_used_from_their_source_tree() {
         denied.stderr
     );
 
-    let got = b.bo(&["-U", "build", "--grant", "buildout:build=mylib"]);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "buildout:build=mylib"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert_eq!(run(&b.root.join("bin/mylib"), &[]), "first 1.16.0");
     assert_eq!(b.read("develop-eggs/mylib.egg-link"), format!("{}/mylib/src\n.", b.root.display()));
@@ -250,12 +250,12 @@ fn develop_projects_are_used_from_their_source_tree() {
     // Unchanged build files: the metadata is not prepared again.
     let metadata = b.root.join("mylib/src/mylib-0.3.dist-info/METADATA");
     let before = std::fs::metadata(&metadata).unwrap().modified().unwrap();
-    assert_eq!(b.bo(&["-U", "build", "--grant", "buildout:build=mylib"]).code, 0);
+    assert_eq!(b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "buildout:build=mylib"]).code, 0);
     assert_eq!(std::fs::metadata(&metadata).unwrap().modified().unwrap(), before);
 
     // No longer developed: its egg-link goes.
     b.write("buildout.cfg", "[buildout]\nparts =\n");
-    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    assert_eq!(b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]).code, 0);
     assert!(!b.root.join("develop-eggs/mylib.egg-link").exists());
     assert!(
         !b.root.join(".installed.cfg").exists(),

@@ -19,6 +19,7 @@ fn settings(index: &str, store: &Path, cache: &Path) -> InstallSettings {
             index: Some(index.into()),
             find_links: vec![],
             allow_hosts: vec![],
+            grant: bo::net::any_host(),
             offline: false,
             cache: cache.into(),
         },

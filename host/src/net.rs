@@ -1,12 +1,28 @@
 //! HTTP for bo: one blocking client, rustls with the system's trust store (the
-//! platform verifier), used for remote `extends`, recipe downloads and, later, the
-//! package index. Errors name the URL.
+//! platform verifier), used for remote `extends`, recipe downloads and the package
+//! index. Redirects are followed here, one hop at a time, each hop checked against
+//! the asking party's grant (a granted host could otherwise send bo anywhere, and
+//! https is never downgraded to http); bodies are read up to a cap, never without
+//! bound. Errors name the URL.
 
+use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Whether a host may be contacted (a grant), asked for every redirect hop.
 pub type HostCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Any host (for what the user configured).
+pub fn any_host() -> HostCheck {
+    Arc::new(|_: &str| true)
+}
+
+/// How much of one response bo reads: pages and metadata, files (wheels, archives).
+pub const PAGE_LIMIT: u64 = 64 << 20;
+pub const FILE_LIMIT: u64 = 2 << 30;
+
+/// Redirect hops followed at most.
+const MAX_REDIRECTS: usize = 10;
 
 fn client() -> Result<&'static reqwest::blocking::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
@@ -17,6 +33,8 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
                 .user_agent(concat!("bo/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(30))
                 .timeout(Duration::from_secs(600))
+                // Followed by `send`, which checks every hop.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| format!("cannot set up HTTP: {e}"))
         })
@@ -24,51 +42,72 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
         .map_err(Clone::clone)
 }
 
-/// GETs `url` and returns the body; any status but 200 is an error naming the URL.
-pub fn get(url: &str) -> Result<Vec<u8>, String> {
-    body(client()?, url)
+/// The host of a URL as the HTTP client reads it (brackets of IPv6 removed).
+pub fn host_of(url: &reqwest::Url) -> String {
+    url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string()
 }
 
-/// The body of a successful GET of `url` with `client`; errors name the URL.
-fn body(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, String> {
-    let response = client
-        .get(url)
-        .send()
+/// GETs `url`, following redirects that `allowed` accepts; the final response.
+fn send(url: &str, accept: Option<&str>, allowed: &HostCheck) -> Result<(String, reqwest::blocking::Response), String> {
+    let mut current = reqwest::Url::parse(url).map_err(|e| format!("cannot download {url}: {e}"))?;
+    for _ in 0..=MAX_REDIRECTS {
+        let host = host_of(&current);
+        if !matches!(current.scheme(), "http" | "https") {
+            return Err(format!("cannot download {current}: only http and https are fetched"));
+        }
+        if !allowed(&host) {
+            let how = if current.as_str() == url { "refused" } else { "redirect refused" };
+            return Err(format!("{how}: {current}: host {host:?} is not granted"));
+        }
+        let mut request = client()?.get(current.clone());
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
+        }
+        let response = request.send().map_err(|e| format!("cannot download {current}: {}", error_chain(&e)))?;
+        if !response.status().is_redirection() {
+            return Ok((current.to_string(), response));
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("cannot download {current}: a redirect without a location"))?;
+        let next = current.join(location).map_err(|e| format!("cannot download {current}: bad redirect: {e}"))?;
+        if current.scheme() == "https" && next.scheme() == "http" {
+            return Err(format!("redirect refused: {current} -> {next} would leave https"));
+        }
+        current = next;
+    }
+    Err(format!("cannot download {url}: too many redirects"))
+}
+
+/// Reads at most `limit` bytes of `response`; more is an error naming `url`.
+fn read_capped(url: &str, response: reqwest::blocking::Response, limit: u64) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut body)
         .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))?;
+    if body.len() as u64 > limit {
+        return Err(format!("cannot download {url}: larger than {} MiB", limit >> 20));
+    }
+    Ok(body)
+}
+
+/// GETs `url` and returns the body (at most `limit` bytes); every redirect hop must
+/// go to a host `allowed` accepts; any status but success is an error naming the URL.
+pub fn get_checked_limited(url: &str, allowed: &HostCheck, limit: u64) -> Result<Vec<u8>, String> {
+    let (final_url, response) = send(url, None, allowed)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("cannot download {url}: HTTP {status}"));
+        return Err(format!("cannot download {final_url}: HTTP {status}"));
     }
-    response
-        .bytes()
-        .map(|b| b.to_vec())
-        .map_err(|e| format!("cannot download {url}: {}", error_chain(&e)))
+    read_capped(&final_url, response, limit)
 }
 
-/// Like [`get`], for a recipe's download: every redirect hop must go to a host
-/// `host_allowed` accepts (a granted host could otherwise redirect anywhere).
+/// [`get_checked_limited`] for files (recipe downloads, remote configurations).
 pub fn get_checked(url: &str, host_allowed: HostCheck) -> Result<Vec<u8>, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        let host = attempt.url().host_str().unwrap_or("").to_string();
-        let target = attempt.url().to_string();
-        let scheme_ok = matches!(attempt.url().scheme(), "http" | "https");
-        if attempt.previous().len() >= 10 {
-            attempt.error("too many redirects")
-        } else if scheme_ok && host_allowed(&host) {
-            attempt.follow()
-        } else {
-            attempt.error(format!("redirect to {target} refused: host {host:?} is not granted"))
-        }
-    });
-    let client = reqwest::blocking::Client::builder()
-        .user_agent(concat!("bo/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(600))
-        .redirect(policy)
-        .build()
-        .map_err(|e| format!("cannot set up HTTP: {e}"))?;
-    body(&client, url)
+    get_checked_limited(url, &host_allowed, FILE_LIMIT)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -84,18 +123,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// GETs a page with an `Accept` header; returns its content type and body. A 404 is
 /// `Ok(None)` (an index saying it does not know the project).
-pub fn get_page(url: &str, accept: &str) -> Result<Option<(String, Vec<u8>)>, String> {
-    let response = client()?
-        .get(url)
-        .header("Accept", accept)
-        .send()
-        .map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?;
+pub fn get_page(url: &str, accept: &str, allowed: &HostCheck) -> Result<Option<(String, Vec<u8>)>, String> {
+    let (final_url, response) = send(url, Some(accept), allowed)?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
     if !status.is_success() {
-        return Err(format!("cannot read {url}: HTTP {status}"));
+        return Err(format!("cannot read {final_url}: HTTP {status}"));
     }
     let content_type = response
         .headers()
@@ -103,8 +138,8 @@ pub fn get_page(url: &str, accept: &str) -> Result<Option<(String, Vec<u8>)>, St
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = response.bytes().map_err(|e| format!("cannot read {url}: {}", error_chain(&e)))?;
-    Ok(Some((content_type, body.to_vec())))
+    let body = read_capped(&final_url, response, PAGE_LIMIT)?;
+    Ok(Some((content_type, body)))
 }
 
 /// Resolves `href` against the page it appeared on.

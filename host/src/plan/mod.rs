@@ -259,6 +259,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         grants: grants.clone(),
         develop: Mutex::new(Vec::new()),
         interpreters: crate::trust::settings::Interpreters::new(config, &grants),
+        index_hosts: crate::trust::network::IndexHosts::new(config, &grants),
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),

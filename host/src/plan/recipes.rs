@@ -208,6 +208,8 @@ pub struct BuildServices {
     pub develop: Mutex<Vec<python::develop::DevelopDist>>,
     /// The interpreters bo may run for this build (the trust boundary's answer).
     pub interpreters: crate::trust::settings::Interpreters,
+    /// The hosts each part's `python.install` may reach.
+    pub index_hosts: crate::trust::network::IndexHosts,
 }
 
 impl BuildServices {
@@ -292,6 +294,7 @@ impl BuildServices {
                 allow_hosts,
                 offline: self.offline,
                 cache,
+                grant: self.index_hosts.for_part(part),
             },
             resolve: ResolveSettings {
                 pins,
@@ -384,7 +387,15 @@ impl HostServices for BuildServices {
             })?;
             return self.install_frozen(part, &locked, &settings);
         }
-        let installed = python::install(requirements, &settings).map_err(|e| format!("part {part}: {e}"))?;
+        let installed = python::install(requirements, &settings).map_err(|e| {
+            // A refused host: say which grant would allow it.
+            match e.split_once("host \"").and_then(|(_, rest)| rest.split_once("\" is not granted")) {
+                Some((host, _)) => format!(
+                    "part {part}: {e}; the configuration's index or find-links are not yours: grant the host with `--grant {part}:host={host}` (or `--grant buildout:host={host}` for every part)"
+                ),
+                None => format!("part {part}: {e}"),
+            }
+        })?;
         {
             let mut picked = self.picked.lock().unwrap();
             for d in installed.iter().filter(|d| d.picked) {

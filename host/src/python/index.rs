@@ -29,7 +29,7 @@ pub struct Candidate {
     pub origin: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IndexSettings {
     /// The simple index URL (or a local directory); `None` for find-links only.
     pub index: Option<String>,
@@ -38,6 +38,21 @@ pub struct IndexSettings {
     pub offline: bool,
     /// Where downloaded files are kept.
     pub cache: PathBuf,
+    /// The hosts the asking party may reach (its grant), asked for every request
+    /// and every redirect hop, besides `allow-hosts`.
+    pub grant: crate::net::HostCheck,
+}
+
+impl std::fmt::Debug for IndexSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexSettings")
+            .field("index", &self.index)
+            .field("find_links", &self.find_links)
+            .field("allow_hosts", &self.allow_hosts)
+            .field("offline", &self.offline)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct Index {
@@ -165,6 +180,13 @@ impl Index {
         Index { settings }
     }
 
+    /// The check for every request and redirect hop: the grant and `allow-hosts`.
+    fn allowed(&self) -> crate::net::HostCheck {
+        let grant = self.settings.grant.clone();
+        let allow = self.settings.allow_hosts.clone();
+        std::sync::Arc::new(move |host: &str| grant(host) && (allow.is_empty() || allow.iter().any(|p| glob_match(p, host))))
+    }
+
     /// Every file offered for `project` by the index, find-links and the cache.
     pub fn candidates(&self, project: &str) -> Result<Vec<Candidate>, String> {
         let mut out = Vec::new();
@@ -210,7 +232,7 @@ impl Index {
         if self.settings.offline || !host_allowed(link, &self.settings.allow_hosts) {
             return Ok(Vec::new());
         }
-        let Some((_, body)) = crate::net::get_page(link, "text/html")? else {
+        let Some((_, body)) = crate::net::get_page(link, "text/html", &self.allowed())? else {
             return Ok(Vec::new());
         };
         Ok(self.from_html(project, link, &String::from_utf8_lossy(&body)))
@@ -241,7 +263,7 @@ impl Index {
             return Err(format!("{url} is not in allow-hosts"));
         }
         let accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
-        let Some((content_type, body)) = crate::net::get_page(&url, accept)? else {
+        let Some((content_type, body)) = crate::net::get_page(&url, accept, &self.allowed())? else {
             return Ok(Vec::new());
         };
         if !content_type.contains("json") {
@@ -276,11 +298,12 @@ impl Index {
             if let Ok(text) = std::fs::read_to_string(&cached) {
                 return metadata::parse(&text);
             }
-            if let Ok(bytes) = crate::net::get(&format!("{}.metadata", candidate.url)) {
+            if let Ok(bytes) = crate::net::get_checked_limited(&format!("{}.metadata", candidate.url), &self.allowed(), crate::net::PAGE_LIMIT) {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let parsed = metadata::parse(&text)?;
                 let _ = std::fs::create_dir_all(cached.parent().unwrap());
-                let _ = std::fs::write(&cached, &text);
+                let tmp = crate::net::temp_path_beside(&cached);
+                let _ = std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &cached));
                 return Ok(parsed);
             }
         }
@@ -308,7 +331,7 @@ impl Index {
         if !host_allowed(&candidate.url, &self.settings.allow_hosts) {
             return Err(format!("{} is not in allow-hosts", candidate.url));
         }
-        let bytes = crate::net::get(&candidate.url)?;
+        let bytes = crate::net::get_checked_limited(&candidate.url, &self.allowed(), crate::net::FILE_LIMIT)?;
         if let Some(want) = &candidate.sha256 {
             let got = hex::encode(Sha256::digest(&bytes));
             if !got.eq_ignore_ascii_case(want) {
@@ -350,6 +373,7 @@ mod tests {
             index: None,
             find_links: vec![],
             allow_hosts: vec![],
+            grant: crate::net::any_host(),
             offline: true,
             cache: PathBuf::new(),
         });

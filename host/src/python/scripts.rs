@@ -146,21 +146,7 @@ if _interactive:
 pub fn write(request: &ScriptsRequest) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(&request.bin_directory).map_err(|e| format!("cannot create {}: {e}", request.bin_directory.display()))?;
     let mut written = Vec::new();
-    let mut jobs: Vec<(PathBuf, String)> = request
-        .scripts
-        .iter()
-        .map(|(name, module, attrs)| {
-            let dest = request.bin_directory.join(name);
-            let text = console_script(request, &dest, module, attrs);
-            (dest, text)
-        })
-        .collect();
-    if let Some(name) = &request.interpreter {
-        let dest = request.bin_directory.join(name);
-        let text = interpreter_script(request, &dest);
-        jobs.push((dest, text));
-    }
-    for (dest, text) in jobs {
+    for (dest, text) in render(request) {
         // Never write through a symlink planted where a script goes.
         if dest.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
             std::fs::remove_file(&dest).map_err(|e| format!("cannot replace {}: {e}", dest.display()))?;
@@ -177,6 +163,25 @@ pub fn write(request: &ScriptsRequest) -> Result<Vec<PathBuf>, String> {
         written.push(dest);
     }
     Ok(written)
+}
+
+/// Each script's path and text.
+pub fn render(request: &ScriptsRequest) -> Vec<(PathBuf, String)> {
+    let mut jobs: Vec<(PathBuf, String)> = request
+        .scripts
+        .iter()
+        .map(|(name, module, attrs)| {
+            let dest = request.bin_directory.join(name);
+            let text = console_script(request, &dest, module, attrs);
+            (dest, text)
+        })
+        .collect();
+    if let Some(name) = &request.interpreter {
+        let dest = request.bin_directory.join(name);
+        let text = interpreter_script(request, &dest);
+        jobs.push((dest, text));
+    }
+    jobs
 }
 
 #[cfg(test)]

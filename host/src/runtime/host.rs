@@ -105,18 +105,19 @@ impl Host for PartState {
     }
 
     fn copy_file(&mut self, source: String, destination: String) -> wasmtime::Result<Result<(), String>> {
-        let (from, target) = match self.readable(&source).and_then(|s| Ok((s, self.writable(&destination, "write")?))) {
-            Ok(paths) => paths,
-            Err(message) => return Ok(Err(message)),
-        };
-        if target.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-            return Ok(Err(format!("cannot copy to {destination}: it is a symlink")));
+        if let Err(message) = self.writable(&destination, "write") {
+            return Ok(Err(message));
         }
-        let copied = target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::copy(&from, &target))
-            .map(|_| ())
+        // Read and written through handles on the part's directories (a download
+        // is bo's own file): a link swapped in after the check leads nowhere.
+        let downloaded = self.downloaded.iter().any(|d| d == Path::new(&source));
+        let bytes = if downloaded {
+            std::fs::read(&source)
+        } else {
+            self.read_dirs.read(Path::new(&source))
+        };
+        let copied = bytes
+            .and_then(|bytes| self.write_dirs.write_file(Path::new(&destination), &bytes, Some(0o644)))
             .map_err(|e| format!("cannot copy {source} to {destination}: {e}"));
         Ok(copied)
     }
@@ -133,22 +134,18 @@ impl Host for PartState {
             Ok(target) => target,
             Err(message) => return Ok(Err(message)),
         };
-        let target = target.as_path();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Never through a symlink: the link could point outside the sandbox.
-            match std::fs::symlink_metadata(target) {
-                Ok(meta) if meta.file_type().is_symlink() => return Ok(Err(format!("cannot set the mode of {path}: it is a symlink"))),
-                Err(e) => return Ok(Err(format!("cannot set the mode of {path}: {e}"))),
-                Ok(_) => {}
-            }
-            // Permission bits only: no setuid, setgid or sticky bits.
-            Ok(std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o777))
-                .map_err(|e| format!("cannot set the mode of {path}: {e}")))
-        }
-        #[cfg(not(unix))]
-        Ok(Ok(()))
+        // Through a handle, never through a link; permission bits only (no setuid,
+        // setgid or sticky bits). Directories bo prepared are reached through
+        // their parent (no handle of the part covers them).
+        // (The handles are keyed by the paths the grant names, as the guest sees them.)
+        let _ = target;
+        let lexical = Path::new(&path);
+        let set = if prepared && !self.write_dirs.covers(lexical) {
+            crate::trust::cap::set_mode_entry(lexical, mode)
+        } else {
+            self.write_dirs.set_mode(lexical, mode)
+        };
+        Ok(set.map_err(|e| format!("cannot set the mode of {path}: {e}")))
     }
 
     fn run(&mut self, request: RunRequest) -> wasmtime::Result<Result<RunOutput, String>> {
@@ -359,7 +356,8 @@ impl super::bo::recipe::python::Host for PartState {
     }
 
     fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
-        let bin = match self.writable(&request.bin_directory, "write scripts to") {
+        // Checked here; written below through the handle, at the path the grant names.
+        let bin = match self.writable(&request.bin_directory, "write scripts to").map(|_| PathBuf::from(&request.bin_directory)) {
             Ok(bin) => bin,
             Err(message) => return Ok(Err(format!("{message} (declare it in the recipe's `writes`)"))),
         };
@@ -388,6 +386,16 @@ impl super::bo::recipe::python::Host for PartState {
             relative_to: request.relative_paths.then(|| self.services.buildout_directory()),
             bin_directory: bin,
         };
-        Ok(crate::python::scripts::write(&scripts).map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect()))
+        // Written through the handle on the part's directories: a link planted
+        // where a script goes is replaced, never written through.
+        let mut written = Vec::new();
+        for (dest, text) in crate::python::scripts::render(&scripts) {
+            let same = self.write_dirs.read(&dest).is_ok_and(|old| old == text.as_bytes());
+            if !same && let Err(e) = self.write_dirs.write_file(&dest, text.as_bytes(), Some(0o755)) {
+                return Ok(Err(format!("cannot write {}: {e}", dest.display())));
+            }
+            written.push(dest.to_string_lossy().into_owned());
+        }
+        Ok(Ok(written))
     }
 }

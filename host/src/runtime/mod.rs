@@ -144,6 +144,10 @@ pub struct PartState {
     /// Files `download` handed out during this call, which `extract` and
     /// `copy-file` may read although they lie in bo's cache.
     downloaded: Vec<PathBuf>,
+    /// Handles on the directories the part may write, and on those it may read
+    /// (see [`crate::trust::cap`]): host services work through them.
+    write_dirs: crate::trust::cap::Dirs,
+    read_dirs: crate::trust::cap::Dirs,
 }
 
 impl WasiView for PartState {
@@ -322,6 +326,8 @@ impl Runtime {
             recipe: recipe_name.clone(),
             message: e,
         })?;
+        let grant_write = grant.write.clone();
+        let grant_read: Vec<PathBuf> = grant.read.iter().chain(&grant.write).cloned().collect();
         let state = PartState {
             wasi,
             table: ResourceTable::new(),
@@ -337,6 +343,8 @@ impl Runtime {
             wall_time: self.limits.wall_time,
             prepared,
             downloaded: Vec::new(),
+            write_dirs: crate::trust::cap::Dirs::open(&grant_write),
+            read_dirs: crate::trust::cap::Dirs::open(&grant_read),
         };
         let mut store = self.store(state);
         let result = recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
@@ -414,6 +422,8 @@ impl PartState {
             wall_time: Duration::from_secs(10),
             prepared: Vec::new(),
             downloaded: Vec::new(),
+            write_dirs: crate::trust::cap::Dirs::open(&[]),
+            read_dirs: crate::trust::cap::Dirs::open(&[]),
         }
     }
 }

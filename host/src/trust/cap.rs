@@ -168,6 +168,19 @@ pub fn remove_entry(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Sets the permission bits of the directory `path` through a handle on its
+/// parent (a directory bo prepared for the part), refusing a link.
+pub fn set_mode_entry(path: &Path, mode: u32) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(not_covered());
+    };
+    let dir = Dir::open_ambient_dir(parent, ambient_authority())?;
+    if dir.symlink_metadata(name)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("it is a symlink"));
+    }
+    set_dir_mode(&dir.open_dir(name)?, mode)
+}
+
 fn not_covered() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::PermissionDenied, "not in a directory this part may write")
 }
