@@ -112,6 +112,21 @@ impl Recipe for Probe {
                 bo_recipe_sdk::copy_file(&source, &target).map(|_| Vec::new())
             }
             "setmode-link" => bo_recipe_sdk::set_mode(path, 0o777).map(|_| Vec::new()),
+            // Asks the host, `count` times, to copy into `path` and chmod it while
+            // something swaps a directory on the way for a link (the race test).
+            "copy-loop" => {
+                let source = format!("{}/buildout.cfg", config_get("buildout", "directory").unwrap_or_default());
+                let count: u32 = options.get_or("count", "1000").parse().map_err(|_| "bad count")?;
+                let mut copied = 0;
+                for _ in 0..count {
+                    if bo_recipe_sdk::copy_file(&source, path).is_ok() {
+                        copied += 1;
+                    }
+                    let _ = bo_recipe_sdk::set_mode(path, 0o777);
+                }
+                log::info(&format!("copied {copied} of {count}"));
+                Ok(Vec::new())
+            }
             other => Err(format!("unknown attack {other:?}")),
         }
     }

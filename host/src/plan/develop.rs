@@ -45,6 +45,11 @@ pub(super) fn prepare(
         }
     }
     let grants = build.services.grants.values("buildout", crate::trust::grants::GrantKind::Build);
+    if dirs.is_empty() {
+        crate::python::develop::remove_stale_links(develop_eggs, &[]);
+        *build.services.develop.lock().unwrap() = Vec::new();
+        return Ok(Vec::new());
+    }
     let settings_for = build.services.install_settings("buildout")?;
     let mut prepared = Vec::new();
     for dir in dirs {

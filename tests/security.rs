@@ -1,0 +1,323 @@
+//! The trust boundary, attacked: each test is a hostile configuration (and, where
+//! needed, a hostile recipe) run through the real `bo build`, and checks a concrete
+//! effect: a canary outside the buildout untouched, a secret not read, no request
+//! reaching a local server, a mode unchanged, bo's cache entry refused. One test
+//! per class of `docs/security.md`; denial messages must name the grant to add.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use support::TestBuildout;
+
+/// A directory outside the buildout holding a canary file.
+fn canary() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().canonicalize().unwrap().join("canary");
+    std::fs::write(&file, "untouched\n").unwrap();
+    (dir, file)
+}
+
+/// An HTTP server on 127.0.0.1 that counts the requests reaching it (and answers 404).
+fn counting_server() -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut line = String::new();
+            let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (base, count)
+}
+
+#[test]
+fn settings_that_make_bo_write_stay_inside_the_buildout() {
+    let (_keep, canary) = canary();
+    let outside = canary.parent().unwrap().display().to_string();
+    let cases = [
+        ("bin-directory = .git/hooks", "lies in the hidden directory .git", "--grant buildout:outside="),
+        ("eggs-directory = bin/eggs", "which recipes write", "--grant buildout:outside="),
+        (&format!("download-cache = {outside}") as &str, "lies outside the directory of", &format!("--grant buildout:outside={outside}") as &str),
+        ("installed = parts/x/state.cfg", "which recipes write", "--grant buildout:outside="),
+        ("develop-eggs-directory = .hg/x", "hidden directory .hg", "--grant buildout:outside="),
+    ];
+    for (setting, why, grant) in cases {
+        let b = TestBuildout::with_recipes();
+        std::fs::create_dir_all(b.root.join(".git/hooks")).unwrap();
+        b.write("buildout.cfg", &format!("[buildout]\nparts = a\n{setting}\n[a]\nrecipe = tinyrecipe\n"));
+        let got = b.bo(&["-U", "build"]);
+        assert_eq!(got.code, 1, "{setting}: {}", got.stderr);
+        assert!(got.stderr.contains(why) && got.stderr.contains(grant), "{setting}: {}", got.stderr);
+        assert!(got.stderr.contains("(set in {root}/buildout.cfg:3)"), "{setting}: {}", got.stderr);
+        assert_eq!(std::fs::read_dir(b.root.join(".git/hooks")).unwrap().count(), 0, "{setting}");
+        assert!(!b.root.join("parts/a").exists(), "{setting}: nothing ran");
+    }
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+    assert_eq!(std::fs::read_dir(canary.parent().unwrap()).unwrap().count(), 1);
+
+    // The user may put them elsewhere (command line), or grant it.
+    let b = TestBuildout::with_recipes();
+    b.write("buildout.cfg", "[buildout]\nparts = a\n[a]\nrecipe = tinyrecipe\n");
+    let got = b.bo(&["-U", &format!("buildout:download-cache={outside}"), "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+}
+
+#[test]
+fn the_state_file_is_never_written_through_a_link() {
+    let (_keep, canary) = canary();
+    let b = TestBuildout::with_recipes();
+    b.write("buildout.cfg", "[buildout]\nparts = a\n[a]\nrecipe = tinyrecipe\n");
+    std::os::unix::fs::symlink(&canary, b.root.join(".installed.cfg")).unwrap();
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1, "{}", got.stderr);
+    assert!(got.stderr.contains("it is a symbolic link"), "{}", got.stderr);
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+}
+
+#[test]
+fn an_interpreter_named_by_the_configuration_is_not_run_without_a_grant() {
+    let (_keep, canary) = canary();
+    let b = TestBuildout::with_recipes();
+    let evil = b.root.join("python");
+    b.write("python", &format!("#!/bin/sh\necho ran > {}\nexit 1\n", canary.display()));
+    std::fs::set_permissions(&evil, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = app\nexecutable = ${buildout:directory}/python\n[app]\nrecipe = zc.recipe.egg\neggs = six\n",
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1, "{}", got.stderr);
+    assert!(
+        got.stderr.contains("`--grant buildout:program={root}/python`"),
+        "{}",
+        got.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n", "the interpreter ran");
+
+    // Granted, it is the user's choice: bo runs it.
+    let grant = format!("buildout:program={}", evil.display());
+    let got = b.bo(&["-U", "--grant", &grant, "build"]);
+    assert_eq!(got.code, 1);
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "ran\n");
+}
+
+#[test]
+fn extends_read_only_the_configurations_own_tree_and_granted_hosts() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().canonicalize().unwrap().join("credentials");
+    std::fs::write(&secret, "[default]\ntoken = hunter2\n").unwrap();
+    let b = TestBuildout::new();
+    b.write("buildout.cfg", &format!("[buildout]\nextends = base.cfg\nparts =\n[leak]\nvalue = ${{default:token}}\n"));
+    b.write("base.cfg", &format!("[buildout]\nextends = {}\n", secret.display()));
+    for command in [&["-U", "query", "--json"][..], &["-U", "annotate"], &["-U", "build"]] {
+        let got = b.bo(command);
+        assert_eq!(got.code, 1, "{command:?}: {}", got.stdout);
+        assert!(!got.stdout.contains("hunter2") && !got.stderr.contains("hunter2"), "{command:?}");
+        assert!(
+            got.stderr.contains(&format!("{{root}}/base.cfg extends {}", secret.display()))
+                && got.stderr.contains(&format!("--grant buildout:outside={}", secret.parent().unwrap().display())),
+            "{command:?}: {}",
+            got.stderr
+        );
+    }
+    // Hidden directories of the tree itself are refused too.
+    b.write("buildout.cfg", "[buildout]\nextends = .ssh/config.cfg\nparts =\n");
+    b.write(".ssh/config.cfg", "[x]\nkey = hunter2\n");
+    let got = b.bo(&["-U", "query", "--json"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("hidden directory .ssh"), "{}", got.stderr);
+
+    // Remote extends: nothing is fetched without the host's grant, not even once.
+    let (base, requests) = counting_server();
+    b.write("buildout.cfg", &format!("[buildout]\nextends = {base}/x.cfg\nparts =\n"));
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("`--grant buildout:host=127.0.0.1`"), "{}", got.stderr);
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "a request reached the server");
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
+    assert_eq!(got.code, 1, "the server answers 404");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_configurations_index_is_not_contacted_without_a_grant() {
+    let (base, requests) = counting_server();
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.env.push(("PIP_INDEX_URL".into(), String::new()));
+    // The recipe could put the buildout's secrets into requirement names.
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = app\nindex = {base}/simple\n[app]\nrecipe = zc.recipe.egg\neggs = six\n"),
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("`--grant app:host=127.0.0.1`"), "{}", got.stderr);
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "a request reached the configuration's index");
+}
+
+#[test]
+fn recipe_outputs_never_reach_hidden_directories_or_bos_places() {
+    for (output, why) in [
+        ("${buildout:directory}/.git/hooks/post-checkout", "hidden directory .git"),
+        ("${buildout:directory}/state.cfg", "the buildout directory itself"),
+        ("${buildout:directory}/eggs/sitecustomize.py", "overlaps bo's eggs directory"),
+        ("${buildout:parts-directory}/other/x", "another part's directory"),
+    ] {
+        let b = TestBuildout::with_recipes();
+        std::fs::create_dir_all(b.root.join(".git/hooks")).unwrap();
+        b.write(
+            "buildout.cfg",
+            &format!("[buildout]\nparts = t\n[t]\nrecipe = collective.recipe.template\ninline = #!/bin/sh\noutput = {output}\n"),
+        );
+        let got = b.bo(&["-U", "build"]);
+        assert_eq!(got.code, 1, "{output}: {}", got.stdout);
+        assert!(got.stderr.contains(why), "{output}: {}", got.stderr);
+        assert!(!b.root.join(".git/hooks/post-checkout").exists() && !b.root.join("state.cfg").exists());
+    }
+}
+
+#[test]
+fn uninstall_removes_only_what_the_part_could_write() {
+    let (_keep, canary) = canary();
+    let b = TestBuildout::with_recipes();
+    b.write("buildout.cfg", "[buildout]\nparts = a\n[a]\nrecipe = tinyrecipe\n");
+    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    b.write("src/keep.txt", "mine\n");
+    // A hostile checkout ships a state file that records more than the part made.
+    let state = b.read(".installed.cfg").replace(
+        "__buildout_installed__ = {root}/parts/a".replace("{root}", &b.root.display().to_string()).as_str(),
+        &format!(
+            "__buildout_installed__ = {root}/parts/a\n\t{root}/src/keep.txt\n\t{}\n\t{root}/.git",
+            canary.display(),
+            root = b.root.display()
+        ),
+    );
+    assert!(state.contains("keep.txt"), "{state}");
+    b.write(".installed.cfg", &state);
+    std::fs::create_dir_all(b.root.join(".git")).unwrap();
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/a").exists());
+    assert_eq!(b.read("src/keep.txt"), "mine\n");
+    assert!(b.root.join(".git").is_dir());
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+    assert!(got.stderr.contains("warning: not removing {root}/src/keep.txt"), "{}", got.stderr);
+}
+
+#[test]
+fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("BO_CACHE_DIR".into(), cache.path().display().to_string()));
+    b.write("buildout.cfg", "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\n[p]\nrecipe = sandbox-probe\n");
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let digest = |name: &str| {
+        let bytes = std::fs::read(support::guest_recipes().join(format!("{name}.wasm"))).unwrap();
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    let entries: Vec<_> = walk(cache.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    let find = |d: &str| entries.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(d)).cloned().unwrap();
+    let (tiny, probe) = (find(&digest("tinyrecipe")), find(&digest("sandbox-probe")));
+    // Native code bo did not write for this component goes in its place (here the
+    // other recipe's, valid for this engine: the worst case).
+    let foreign = std::fs::read(&probe).unwrap();
+    std::fs::remove_file(&tiny).unwrap();
+    std::fs::write(&tiny, &foreign).unwrap();
+    b.write("buildout.cfg", "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\ncontent = again\n[p]\nrecipe = sandbox-probe\n");
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(b.read("parts/a/content.txt"), "again", "the part ran tinyrecipe's own code");
+    assert_ne!(std::fs::read(&tiny).unwrap(), foreign, "the foreign entry was replaced");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Parts running beside each other (`-j 2`) while something swaps a directory on
+/// the way for a link to a directory outside, thousands of times: the host's file
+/// services work through handles, so nothing lands outside and no mode changes.
+#[test]
+fn host_file_services_hold_against_a_swapped_link() {
+    let (_keep, canary) = canary();
+    let outside = canary.parent().unwrap().to_path_buf();
+    let mode_before = std::fs::metadata(&outside).unwrap().permissions();
+    let b = TestBuildout::with_recipes();
+    let count = "2000";
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = one two\n[one]\nrecipe = sandbox-probe\nattack = copy-loop\npath = ${{buildout:bin-directory}}/race/x\ncount = {count}\n[two]\n<= one\n"
+        ),
+    );
+    std::fs::create_dir_all(b.root.join("bin")).unwrap();
+    let race = b.root.join("bin/race");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (race, outside, stop) = (race.clone(), outside.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut flips = 0u64;
+            while !stop.load(Ordering::SeqCst) && started.elapsed() < std::time::Duration::from_secs(120) {
+                let _ = std::fs::remove_file(&race).or_else(|_| std::fs::remove_dir_all(&race));
+                let _ = std::fs::create_dir(&race);
+                std::thread::yield_now();
+                let _ = std::fs::remove_dir_all(&race);
+                let _ = std::os::unix::fs::symlink(&outside, &race);
+                std::thread::yield_now();
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let got = b.bo(&["-U", "build", "-j", "2"]);
+    stop.store(true, Ordering::SeqCst);
+    let flips = flipper.join().unwrap();
+    assert!(flips > 100, "the race ran ({flips} flips)");
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stdout.contains(&format!("of {count}")), "{}", got.stdout);
+    let landed: Vec<_> = std::fs::read_dir(&outside).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(landed.len(), 1, "a file landed outside: {landed:?}");
+    assert_eq!(std::fs::metadata(&outside).unwrap().permissions(), mode_before);
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+}
+
+#[test]
+fn option_names_a_recipe_returns_cannot_forge_state_sections() {
+    // The probe sets no options; a template's inline text with line breaks goes
+    // into the state file as a value and must stay one.
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = t\n[t]\nrecipe = collective.recipe.template\noutput = ${buildout:directory}/etc/out.txt\ninline =\n    x\n    [forged]\n    recipe = evil\n",
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let state = b.read(".installed.cfg");
+    assert!(!state.lines().any(|l| l.trim_end() == "[forged]"), "{state}");
+    let again = b.bo(&["-U", "build"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stdout.contains("forged"), "{}", again.stdout);
+}
