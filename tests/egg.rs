@@ -222,7 +222,14 @@ fn develop_projects_are_used_from_their_source_tree() {
         denied.stderr
     );
 
-    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "buildout:build=mylib"]);
+    let got = b.bo(&[
+        "-U",
+        "--grant",
+        "buildout:host=127.0.0.1",
+        "build",
+        "--grant",
+        "buildout:build=mylib",
+    ]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert_eq!(run(&b.root.join("bin/mylib"), &[]), "first 1.16.0");
     assert_eq!(b.read("develop-eggs/mylib.egg-link"), format!("{}/mylib/src\n.", b.root.display()));
@@ -250,7 +257,18 @@ fn develop_projects_are_used_from_their_source_tree() {
     // Unchanged build files: the metadata is not prepared again.
     let metadata = b.root.join("mylib/src/mylib-0.3.dist-info/METADATA");
     let before = std::fs::metadata(&metadata).unwrap().modified().unwrap();
-    assert_eq!(b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "buildout:build=mylib"]).code, 0);
+    assert_eq!(
+        b.bo(&[
+            "-U",
+            "--grant",
+            "buildout:host=127.0.0.1",
+            "build",
+            "--grant",
+            "buildout:build=mylib"
+        ])
+        .code,
+        0
+    );
     assert_eq!(std::fs::metadata(&metadata).unwrap().modified().unwrap(), before);
 
     // No longer developed: its egg-link goes.

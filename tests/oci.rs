@@ -59,7 +59,7 @@ fn push_pull_inspect_and_build_offline() {
         "buildout.cfg",
         &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{reference}\ncontent = hi\n"),
     );
-    let built = b.bo(&["-U", "build", "--insecure"]);
+    let built = b.bo(&["-U", "build", "--grant", "buildout:host=127.0.0.1", "--insecure"]);
     assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
     assert_eq!(b.read("parts/a/content.txt"), "hi");
     assert!(b.read("bo.lock").contains(&digest), "{}", b.read("bo.lock"));
@@ -69,7 +69,7 @@ fn push_pull_inspect_and_build_offline() {
     // The tag moves: --locked refuses it; a plain build accepts and records it.
     let noop = support::guest_recipes().join("tinyrecipe-noop.wasm");
     assert_eq!(b.bo(&["recipe", "push", &noop.to_string_lossy(), &reference, "--insecure"]).code, 0);
-    let locked = b.bo(&["-U", "build", "--insecure", "--locked"]);
+    let locked = b.bo(&["-U", "build", "--grant", "buildout:host=127.0.0.1", "--insecure", "--locked"]);
     assert_eq!(locked.code, 1);
     assert!(
         locked.stderr.contains("bo.lock has") && locked.stderr.contains(&digest),
@@ -164,7 +164,7 @@ fn interop_with_oras() {
         "buildout.cfg",
         &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{theirs}\ncontent = from oras\n"),
     );
-    let built = b.bo(&["-U", "build", "--insecure"]);
+    let built = b.bo(&["-U", "build", "--grant", "buildout:host=127.0.0.1", "--insecure"]);
     assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
     assert_eq!(
         std::fs::read_to_string(Path::new(&b.root).join("parts/a/content.txt")).unwrap(),

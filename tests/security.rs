@@ -44,16 +44,31 @@ fn settings_that_make_bo_write_stay_inside_the_buildout() {
     let (_keep, canary) = canary();
     let outside = canary.parent().unwrap().display().to_string();
     let cases = [
-        ("bin-directory = .git/hooks", "lies in the hidden directory .git", "--grant buildout:outside="),
+        (
+            "bin-directory = .git/hooks",
+            "lies in the hidden directory .git",
+            "--grant buildout:outside=",
+        ),
         ("eggs-directory = bin/eggs", "which recipes write", "--grant buildout:outside="),
-        (&format!("download-cache = {outside}") as &str, "lies outside the directory of", &format!("--grant buildout:outside={outside}") as &str),
+        (
+            &format!("download-cache = {outside}") as &str,
+            "lies outside the directory of",
+            &format!("--grant buildout:outside={outside}") as &str,
+        ),
         ("installed = parts/x/state.cfg", "which recipes write", "--grant buildout:outside="),
-        ("develop-eggs-directory = .hg/x", "hidden directory .hg", "--grant buildout:outside="),
+        (
+            "develop-eggs-directory = .hg/x",
+            "hidden directory .hg",
+            "--grant buildout:outside=",
+        ),
     ];
     for (setting, why, grant) in cases {
         let b = TestBuildout::with_recipes();
         std::fs::create_dir_all(b.root.join(".git/hooks")).unwrap();
-        b.write("buildout.cfg", &format!("[buildout]\nparts = a\n{setting}\n[a]\nrecipe = tinyrecipe\n"));
+        b.write(
+            "buildout.cfg",
+            &format!("[buildout]\nparts = a\n{setting}\n[a]\nrecipe = tinyrecipe\n"),
+        );
         let got = b.bo(&["-U", "build"]);
         assert_eq!(got.code, 1, "{setting}: {}", got.stderr);
         assert!(got.stderr.contains(why) && got.stderr.contains(grant), "{setting}: {}", got.stderr);
@@ -96,11 +111,7 @@ fn an_interpreter_named_by_the_configuration_is_not_run_without_a_grant() {
     );
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 1, "{}", got.stderr);
-    assert!(
-        got.stderr.contains("`--grant buildout:program={root}/python`"),
-        "{}",
-        got.stderr
-    );
+    assert!(got.stderr.contains("`--grant buildout:program={root}/python`"), "{}", got.stderr);
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n", "the interpreter ran");
 
     // Granted, it is the user's choice: bo runs it.
@@ -116,7 +127,10 @@ fn extends_read_only_the_configurations_own_tree_and_granted_hosts() {
     let secret = secrets.path().canonicalize().unwrap().join("credentials");
     std::fs::write(&secret, "[default]\ntoken = hunter2\n").unwrap();
     let b = TestBuildout::new();
-    b.write("buildout.cfg", &format!("[buildout]\nextends = base.cfg\nparts =\n[leak]\nvalue = ${{default:token}}\n"));
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nextends = base.cfg\nparts =\n[leak]\nvalue = ${{default:token}}\n"),
+    );
     b.write("base.cfg", &format!("[buildout]\nextends = {}\n", secret.display()));
     for command in [&["-U", "query", "--json"][..], &["-U", "annotate"], &["-U", "build"]] {
         let got = b.bo(command);
@@ -124,7 +138,9 @@ fn extends_read_only_the_configurations_own_tree_and_granted_hosts() {
         assert!(!got.stdout.contains("hunter2") && !got.stderr.contains("hunter2"), "{command:?}");
         assert!(
             got.stderr.contains(&format!("{{root}}/base.cfg extends {}", secret.display()))
-                && got.stderr.contains(&format!("--grant buildout:outside={}", secret.parent().unwrap().display())),
+                && got
+                    .stderr
+                    .contains(&format!("--grant buildout:outside={}", secret.parent().unwrap().display())),
             "{command:?}: {}",
             got.stderr
         );
@@ -195,7 +211,9 @@ fn uninstall_removes_only_what_the_part_could_write() {
     b.write("src/keep.txt", "mine\n");
     // A hostile checkout ships a state file that records more than the part made.
     let state = b.read(".installed.cfg").replace(
-        "__buildout_installed__ = {root}/parts/a".replace("{root}", &b.root.display().to_string()).as_str(),
+        "__buildout_installed__ = {root}/parts/a"
+            .replace("{root}", &b.root.display().to_string())
+            .as_str(),
         &format!(
             "__buildout_installed__ = {root}/parts/a\n\t{root}/src/keep.txt\n\t{}\n\t{root}/.git",
             canary.display(),
@@ -220,7 +238,10 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
     let cache = tempfile::tempdir().unwrap();
     let mut b = TestBuildout::with_recipes();
     b.env.push(("BO_CACHE_DIR".into(), cache.path().display().to_string()));
-    b.write("buildout.cfg", "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\n[p]\nrecipe = sandbox-probe\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\n[p]\nrecipe = sandbox-probe\n",
+    );
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     let digest = |name: &str| {
@@ -228,15 +249,27 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))
     };
-    let entries: Vec<_> = walk(cache.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
-    let find = |d: &str| entries.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(d)).cloned().unwrap();
+    let entries: Vec<_> = walk(cache.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    let find = |d: &str| {
+        entries
+            .iter()
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(d))
+            .cloned()
+            .unwrap()
+    };
     let (tiny, probe) = (find(&digest("tinyrecipe")), find(&digest("sandbox-probe")));
     // Native code bo did not write for this component goes in its place (here the
     // other recipe's, valid for this engine: the worst case).
     let foreign = std::fs::read(&probe).unwrap();
     std::fs::remove_file(&tiny).unwrap();
     std::fs::write(&tiny, &foreign).unwrap();
-    b.write("buildout.cfg", "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\ncontent = again\n[p]\nrecipe = sandbox-probe\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\ncontent = again\n[p]\nrecipe = sandbox-probe\n",
+    );
     let got = b.bo(&["-U", "build"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert_eq!(b.read("parts/a/content.txt"), "again", "the part ran tinyrecipe's own code");
@@ -320,4 +353,78 @@ fn option_names_a_recipe_returns_cannot_forge_state_sections() {
     let again = b.bo(&["-U", "build"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(!again.stdout.contains("forged"), "{}", again.stdout);
+}
+
+#[test]
+fn substitution_does_not_hide_where_a_setting_points() {
+    let (_keep, canary) = canary();
+    let outside = canary.parent().unwrap().display().to_string();
+    for setting in [
+        format!("update-versions-file = ${{x:e}}{}", canary.display()),
+        format!("download-cache = ${{x:e}}{outside}/dl"),
+    ] {
+        let b = TestBuildout::with_recipes();
+        b.write(
+            "buildout.cfg",
+            &format!("[buildout]\nparts = a\n{setting}\n[x]\ne =\n[a]\nrecipe = tinyrecipe\n"),
+        );
+        let got = b.bo(&["-U", "build"]);
+        assert_eq!(got.code, 1, "{setting}: {}", got.stderr);
+        assert!(got.stderr.contains("lies outside the directory of"), "{setting}: {}", got.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+    assert!(!canary.parent().unwrap().join("dl").exists());
+}
+
+#[test]
+fn a_linked_lock_file_is_neither_read_nor_shown() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().join("credentials");
+    std::fs::write(&secret, "[default]\naws_access_key_id = AKIAHUNTER2\n").unwrap();
+    let b = TestBuildout::with_recipes();
+    b.write("buildout.cfg", "[buildout]\nparts = a\n[a]\nrecipe = tinyrecipe\n");
+    std::os::unix::fs::symlink(&secret, b.root.join("bo.lock")).unwrap();
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("it is a symbolic link"), "{}", got.stderr);
+    assert!(!got.stderr.contains("AKIAHUNTER2") && !got.stdout.contains("AKIAHUNTER2"));
+}
+
+#[test]
+fn a_configurations_registry_is_not_contacted_without_a_grant() {
+    let (base, connections) = counting_server();
+    let registry = base.trim_start_matches("http://");
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = a\n[a]\nrecipe = oci://{registry}/evil/recipe:1\n"),
+    );
+    let got = b.bo(&["-U", "build", "--insecure"]);
+    assert_eq!(got.code, 1);
+    assert!(got.stderr.contains("`--grant buildout:host=127.0.0.1`"), "{}", got.stderr);
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "bo connected to the registry");
+}
+
+#[test]
+fn a_part_cannot_get_another_parts_directory_removed() {
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\n[b]\nrecipe = tinyrecipe\n",
+    );
+    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    b.write("parts/b/data.txt", "b's own\n");
+    let root = b.root.display().to_string();
+    let state = b.read(".installed.cfg").replacen(
+        &format!("__buildout_installed__ = {root}/parts/a\n"),
+        &format!("__buildout_installed__ = {root}/parts/a\n\t{root}/parts\n"),
+        1,
+    );
+    assert!(state.contains(&format!("\t{root}/parts\n")), "{state}");
+    b.write(".installed.cfg", &state);
+    b.write("buildout.cfg", "[buildout]\nparts = b\n[b]\nrecipe = tinyrecipe\n");
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/a").exists());
+    assert_eq!(b.read("parts/b/data.txt"), "b's own\n");
 }

@@ -44,7 +44,11 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
 
 /// The host of a URL as the HTTP client reads it (brackets of IPv6 removed).
 pub fn host_of(url: &reqwest::Url) -> String {
-    url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string()
+    url.host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// GETs `url`, following redirects that `allowed` accepts; the final response.
@@ -63,7 +67,9 @@ fn send(url: &str, accept: Option<&str>, allowed: &HostCheck) -> Result<(String,
         if let Some(accept) = accept {
             request = request.header("Accept", accept);
         }
-        let response = request.send().map_err(|e| format!("cannot download {current}: {}", error_chain(&e)))?;
+        let response = request
+            .send()
+            .map_err(|e| format!("cannot download {current}: {}", error_chain(&e)))?;
         if !response.status().is_redirection() {
             return Ok((current.to_string(), response));
         }
@@ -72,7 +78,9 @@ fn send(url: &str, accept: Option<&str>, allowed: &HostCheck) -> Result<(String,
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| format!("cannot download {current}: a redirect without a location"))?;
-        let next = current.join(location).map_err(|e| format!("cannot download {current}: bad redirect: {e}"))?;
+        let next = current
+            .join(location)
+            .map_err(|e| format!("cannot download {current}: bad redirect: {e}"))?;
         if current.scheme() == "https" && next.scheme() == "http" {
             return Err(format!("redirect refused: {current} -> {next} would leave https"));
         }

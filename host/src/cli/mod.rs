@@ -139,7 +139,12 @@ impl RegistryArgs {
 }
 
 impl SandboxArgs {
-    fn build_options(&self, only: &[String], quiet: bool, grants: crate::trust::grants::UserGrants) -> Result<crate::plan::BuildOptions, String> {
+    fn build_options(
+        &self,
+        only: &[String],
+        quiet: bool,
+        grants: crate::trust::grants::UserGrants,
+    ) -> Result<crate::plan::BuildOptions, String> {
         Ok(crate::plan::BuildOptions {
             only: only.to_vec(),
             grants,
@@ -216,6 +221,21 @@ fn split_assignments(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
     (rest, assignments)
 }
 
+/// Every `--grant VALUE` / `--grant=VALUE` among the arguments (not inside `bo
+/// recipe ...`, which has no grants).
+fn grant_values(args: &[OsString]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = iter.next() {
+        if arg == "--grant" {
+            out.extend(iter.next());
+        } else if let Some(value) = arg.strip_prefix("--grant=") {
+            out.push(value.to_string());
+        }
+    }
+    out
+}
+
 /// Parses `[section:]option=value` (Buildout's rules: both sides stripped, the
 /// section defaults to `buildout`, more than one `:` is an error).
 fn parse_assignment(word: &str) -> Result<(String, String, String), String> {
@@ -280,6 +300,7 @@ impl Cli {
 /// Runs bo with the process arguments; returns the exit code.
 pub fn main() -> i32 {
     let (args, assignments) = split_assignments(std::env::args_os().collect());
+    let every_grant = grant_values(&args);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
@@ -295,6 +316,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 1 } else { 0 };
         }
     };
+    // clap keeps only one position's values of a global flag; every `--grant`
+    // counts, before or after the command.
+    let mut cli = cli;
+    cli.grants = every_grant;
     match run(&cli, &assignments) {
         Ok(()) => 0,
         Err(message) => {
@@ -321,9 +346,15 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     let command_line_grants = cli.user_grants()?;
     let mut grants = command_line_grants.clone();
     grants
-        .add_from_file(&crate::trust::grants::user_grants_file(), config_file.parent().unwrap_or(Path::new(".")))
+        .add_from_file(
+            &crate::trust::grants::user_grants_file(),
+            config_file.parent().unwrap_or(Path::new(".")),
+        )
         .map_err(|m| format!("error: {m}"))?;
-    options.read_policy = Some(std::sync::Arc::new(crate::trust::extends::ExtendsPolicy::new(&config_file, &grants)));
+    options.read_policy = Some(std::sync::Arc::new(crate::trust::extends::ExtendsPolicy::new(
+        &config_file,
+        &grants,
+    )));
     let config = Config::load(&options).map_err(report)?;
     let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
     for notice in &config.notices {
@@ -419,5 +450,15 @@ mod tests {
         assert_eq!(rest, words(&["bo", "-U", "build", "--grant", "p:env=X"]));
         let (_, assignments) = split_assignments(words(&["bo", "recipe", "login", "r", "-p", "pass=word"]));
         assert!(assignments.is_empty());
+        let grants = grant_values(&words(&[
+            "bo",
+            "--grant",
+            "a:host=x",
+            "build",
+            "--grant=b:env=Y",
+            "--grant",
+            "c:program=z",
+        ]));
+        assert_eq!(grants, ["a:host=x", "b:env=Y", "c:program=z"]);
     }
 }

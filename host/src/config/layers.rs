@@ -12,8 +12,8 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::parser::{self, ParsedFile};
 pub use super::fetch::{ConfigFetcher, DownloadSettings, HostCheck, ReadPolicy, UrlFetcher};
+use super::parser::{self, ParsedFile};
 
 /// Where a value came from. Files carry the line the option started on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

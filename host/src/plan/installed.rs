@@ -128,12 +128,10 @@ impl InstalledState {
         // Never through a link: a checkout could ship `.installed.cfg -> ~/.bashrc`.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let mut file = options
-            .open(path)
-            .map_err(|source| StateError::Write {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let mut file = options.open(path).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
         // No fsync: an appended `parts` line only restates the order; the full
         // rewrites (which record paths) go through a synced temporary file.
         file.write_all(text.as_bytes()).map_err(|source| StateError::Write {
@@ -263,8 +261,17 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        let hostile = ["x\n[forged]\nrecipe = evil", "x\r[forged]", "a\r\n[b]\r\nc = d", "\n[buildout]\nparts = evil", "x\x0b\x0c[y]"];
-        for value in ["plain", "", "a\nb", " lead", "trail ", "a \n  b", "\nstarts", "ends\n", "a\n\nb"].into_iter().chain(hostile) {
+        let hostile = [
+            "x\n[forged]\nrecipe = evil",
+            "x\r[forged]",
+            "a\r\n[b]\r\nc = d",
+            "\n[buildout]\nparts = evil",
+            "x\x0b\x0c[y]",
+        ];
+        for value in ["plain", "", "a\nb", " lead", "trail ", "a \n  b", "\nstarts", "ends\n", "a\n\nb"]
+            .into_iter()
+            .chain(hostile)
+        {
             let mut text = String::from("[p]\n");
             save_option(&mut text, "k", value);
             let parsed = parser::parse(&text, "t", &mut |_| Ok(true)).unwrap();

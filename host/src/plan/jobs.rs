@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 
 use super::installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
 use super::{Build, BuildError, fail, list_entries, options_list, remove_recorded};
-use crate::trust::grants::PartGrant;
 use crate::runtime::{LoadedRecipe, RecipeError};
+use crate::trust::grants::PartGrant;
 
 /// One part to install or update.
 pub(super) struct Job {

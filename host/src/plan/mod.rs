@@ -26,8 +26,8 @@ use indexmap::IndexMap;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind, Evaluator};
 use crate::python::lock::Lock;
-use crate::trust::grants::{Layout, PartGrant, UserGrants};
 use crate::runtime::{Limits, LoadedRecipe, RecipeError, Runtime};
+use crate::trust::grants::{Layout, PartGrant, UserGrants};
 use installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
 use recipes::BuildServices;
 
@@ -176,7 +176,10 @@ impl Build {
             for (key, value) in changes {
                 // Recipes return option names; they go into `.installed.cfg`.
                 if !installed::is_option_name(&key) {
-                    return Err(other(ev, format!("part {part}: the recipe returned the invalid option name {key:?}")));
+                    return Err(other(
+                        ev,
+                        format!("part {part}: the recipe returned the invalid option name {key:?}"),
+                    ));
                 }
                 ev.set(part, &key, value);
             }
@@ -199,17 +202,22 @@ fn list_entries(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// buildout to hold them. Anything else in a state file is left, and reported.
 fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
     let dirs = crate::trust::cap::Dirs::open(writable);
+    let mut ancestors = Vec::new();
     for line in paths.split('\n').filter(|l| !l.is_empty()) {
         let path = crate::config::abspath(directory, Path::new(line));
         let removed = if dirs.covers(&path) && !writable.contains(&path) {
             dirs.remove(&path).map_err(|e| e.to_string())
-        } else if writable.contains(&path)
-            || (writable.iter().any(|w| w.starts_with(&path))
-                && path.starts_with(directory)
-                && path != directory
-                && crate::trust::hidden_component(directory, &path).is_none())
-        {
+        } else if writable.contains(&path) {
             crate::trust::cap::remove_entry(&path).map(|_| true).map_err(|e| e.to_string())
+        } else if writable.iter().any(|w| w.starts_with(&path))
+            && path.starts_with(directory)
+            && path != directory
+            && crate::trust::hidden_component(directory, &path).is_none()
+        {
+            // A directory bo made to hold the part's: removed only once empty
+            // (it may hold other parts' directories, e.g. `parts` itself).
+            ancestors.push(path);
+            continue;
         } else {
             Ok(false)
         };
@@ -220,6 +228,11 @@ fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
             )),
             Err(e) => crate::progress::eprintln(&format!("warning: cannot remove {line}: {e}")),
         }
+    }
+    // Deepest first; a directory that is not empty stays.
+    ancestors.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for path in ancestors {
+        let _ = crate::trust::cap::remove_empty_dir(&path);
     }
 }
 
@@ -253,7 +266,14 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
                 .unwrap_or(Path::new(".")),
         )
         .map_err(|m| fail(&[], m))?;
-    crate::trust::settings::check_directories(config, &settings, &grants).map_err(|m| fail(&["Initializing."], m))?;
+    // Substituted values: what bo will use (a `${...}` must not hide where they point).
+    let mut evaluated_paths = HashMap::new();
+    for option in ["download-cache", "extends-cache", "update-versions-file"] {
+        let value = session.evaluator.get("buildout", option, None)?;
+        evaluated_paths.insert(option, value);
+    }
+    let evaluated = |option: &str| evaluated_paths.get(option).cloned().flatten();
+    crate::trust::settings::check_directories(config, &settings, &grants, &evaluated).map_err(|m| fail(&["Initializing."], m))?;
     crate::progress::init(options.quiet);
     let services = Arc::new(BuildServices {
         grants: grants.clone(),
@@ -284,7 +304,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             directory: settings.directory.clone(),
             parts_directory: settings.parts_directory.clone(),
             bin_directory: settings.bin_directory.clone(),
-            reserved: reserved_places(config, &settings, options),
+            reserved: reserved_places(&settings, options, &evaluated),
         },
         runtime,
         services,
@@ -515,15 +535,22 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
 }
 
 /// Where bo keeps its own things for this build, which no recipe may write.
-fn reserved_places(config: &Config, settings: &crate::config::BuildoutSettings, options: &BuildOptions) -> Vec<(String, PathBuf)> {
+fn reserved_places(
+    settings: &crate::config::BuildoutSettings,
+    options: &BuildOptions,
+    evaluated: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, PathBuf)> {
     let mut places = vec![
         ("eggs directory".to_string(), settings.eggs_directory.clone()),
         ("develop-eggs directory".to_string(), settings.develop_eggs_directory.clone()),
         ("cache".to_string(), options.cache_dir.clone()),
     ];
     for option in ["download-cache", "extends-cache"] {
-        if let Some(value) = config.raw.get("buildout").and_then(|b| b.get(option)).filter(|v| !v.trim().is_empty()) {
-            places.push((option.replace('-', " "), crate::config::abspath(&settings.directory, Path::new(value.trim()))));
+        if let Some(value) = evaluated(option).filter(|v| !v.trim().is_empty()) {
+            places.push((
+                option.replace('-', " "),
+                crate::config::abspath(&settings.directory, Path::new(value.trim())),
+            ));
         }
     }
     places

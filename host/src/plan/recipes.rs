@@ -220,6 +220,23 @@ impl BuildServices {
         if !reference.starts_with("oci://") {
             return resolve(reference, &self.directory);
         }
+        // The configuration chose the registry: bo contacts it only under a grant.
+        let registry = reference["oci://".len()..].split('/').next().unwrap_or("");
+        let host = registry.rsplit_once(':').map_or(
+            registry,
+            |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { registry },
+        );
+        let granted = self
+            .grants
+            .values(crate::trust::CONFIG_GRANTEE, crate::trust::grants::GrantKind::Host)
+            .iter()
+            .any(|g| crate::trust::grants::host_matches(g, host));
+        if !granted && !self.oci.offline {
+            return Err(format!(
+                "recipe {reference}: the configuration names the registry {registry}; bo contacts it only under a grant: `--grant {}:host={host}`",
+                crate::trust::CONFIG_GRANTEE
+            ));
+        }
         let locked = self.lock.lock().unwrap().recipes.get(reference).cloned();
         let pull_ref = match (&locked, self.lock_mode) {
             (Some(digest), LockMode::Frozen) => pin_reference(reference, digest),

@@ -298,7 +298,9 @@ impl Index {
             if let Ok(text) = std::fs::read_to_string(&cached) {
                 return metadata::parse(&text);
             }
-            if let Ok(bytes) = crate::net::get_checked_limited(&format!("{}.metadata", candidate.url), &self.allowed(), crate::net::PAGE_LIMIT) {
+            if let Ok(bytes) =
+                crate::net::get_checked_limited(&format!("{}.metadata", candidate.url), &self.allowed(), crate::net::PAGE_LIMIT)
+            {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let parsed = metadata::parse(&text)?;
                 let _ = std::fs::create_dir_all(cached.parent().unwrap());

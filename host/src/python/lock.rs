@@ -43,12 +43,25 @@ pub struct Lock {
 
 impl Lock {
     pub fn read(path: &Path) -> Result<Lock, String> {
+        // The lock comes with the checkout: a link could make bo read (and echo)
+        // any file of yours.
+        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{}: it is a symbolic link; bo reads its lock file only as a plain file",
+                path.display()
+            ));
+        }
         let Ok(text) = std::fs::read_to_string(path) else {
             return Ok(Lock::default());
         };
-        let doc: DocumentMut = text
-            .parse()
-            .map_err(|e| format!("{}: not a valid lock file: {e}", path.display()))?;
+        // Where, not what: the text of a file that is not a lock is not shown.
+        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .unwrap_or(1);
+            format!("{}: not a valid lock file (TOML error at line {line})", path.display())
+        })?;
         let mut lock = Lock::default();
         let s = |t: &Table, k: &str| t.get(k).and_then(Item::as_str).unwrap_or("").to_string();
         for recipe in doc.get("recipe").and_then(Item::as_array_of_tables).into_iter().flatten() {
@@ -79,7 +92,10 @@ impl Lock {
                 })
                 .unwrap_or_default();
             // The lock comes with the checkout: its file names become paths.
-            if let Some(bad) = distributions.iter().find(|d: &&LockedDist| !crate::trust::grants::is_file_name(&d.filename) || d.filename.starts_with('.')) {
+            if let Some(bad) = distributions
+                .iter()
+                .find(|d: &&LockedDist| !crate::trust::grants::is_file_name(&d.filename) || d.filename.starts_with('.'))
+            {
                 return Err(format!("{}: invalid distribution file name {:?}", path.display(), bad.filename));
             }
             lock.parts.insert(

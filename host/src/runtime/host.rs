@@ -357,7 +357,10 @@ impl super::bo::recipe::python::Host for PartState {
 
     fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
         // Checked here; written below through the handle, at the path the grant names.
-        let bin = match self.writable(&request.bin_directory, "write scripts to").map(|_| PathBuf::from(&request.bin_directory)) {
+        let bin = match self
+            .writable(&request.bin_directory, "write scripts to")
+            .map(|_| PathBuf::from(&request.bin_directory))
+        {
             Ok(bin) => bin,
             Err(message) => return Ok(Err(format!("{message} (declare it in the recipe's `writes`)"))),
         };

@@ -21,7 +21,9 @@ pub struct Dirs {
 /// only (no `..`, no `.`).
 fn below(root: &Path, path: &Path) -> Option<PathBuf> {
     let rest = path.strip_prefix(root).ok()?;
-    rest.components().all(|c| matches!(c, Component::Normal(_))).then(|| rest.to_path_buf())
+    rest.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| rest.to_path_buf())
 }
 
 impl Dirs {
@@ -41,9 +43,7 @@ impl Dirs {
     /// The handle covering `path` and the path relative to it. The empty relative
     /// path is the directory itself.
     pub fn locate(&self, path: &Path) -> Option<(&Dir, PathBuf)> {
-        self.dirs
-            .iter()
-            .find_map(|(root, dir)| below(root, path).map(|rest| (dir, rest)))
+        self.dirs.iter().find_map(|(root, dir)| below(root, path).map(|rest| (dir, rest)))
     }
 
     /// Whether `path` lies in one of the directories (lexically).
@@ -118,11 +118,12 @@ impl Dirs {
             return Err(std::io::Error::other("it is a symlink"));
         }
         if rest.as_os_str().is_empty() {
-            return set_dir_mode(dir, mode);
+            // The handle's own directory: through its parent.
+            return set_mode_entry(path, mode);
         }
         if meta.is_dir() {
             // A link swapped in after the check can only lead inside the handle.
-            return set_dir_mode(&dir.open_dir(&rest)?, mode);
+            return dir.set_permissions(&rest, permissions(mode));
         }
         let mut options = cap_std::fs::OpenOptions::new();
         options.read(true);
@@ -142,13 +143,12 @@ impl Dirs {
     /// Lists the entries of the directory `path` (absolute paths).
     pub fn entries(&self, path: &Path) -> Vec<PathBuf> {
         let Some((dir, rest)) = self.locate(path) else { return Vec::new() };
-        let listing = if rest.as_os_str().is_empty() { dir.entries() } else { dir.read_dir(&rest) };
-        listing
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| path.join(e.file_name()))
-            .collect()
+        let listing = if rest.as_os_str().is_empty() {
+            dir.entries()
+        } else {
+            dir.read_dir(&rest)
+        };
+        listing.into_iter().flatten().flatten().map(|e| path.join(e.file_name())).collect()
     }
 }
 
@@ -168,6 +168,14 @@ pub fn remove_entry(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Removes the directory `path` if it is empty (through a handle on its parent).
+pub fn remove_empty_dir(path: &Path) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(not_covered());
+    };
+    Dir::open_ambient_dir(parent, ambient_authority())?.remove_dir(name)
+}
+
 /// Sets the permission bits of the directory `path` through a handle on its
 /// parent (a directory bo prepared for the part), refusing a link.
 pub fn set_mode_entry(path: &Path, mode: u32) -> std::io::Result<()> {
@@ -178,7 +186,7 @@ pub fn set_mode_entry(path: &Path, mode: u32) -> std::io::Result<()> {
     if dir.symlink_metadata(name)?.file_type().is_symlink() {
         return Err(std::io::Error::other("it is a symlink"));
     }
-    set_dir_mode(&dir.open_dir(name)?, mode)
+    dir.set_permissions(name, permissions(mode))
 }
 
 fn not_covered() -> std::io::Error {
@@ -196,17 +204,18 @@ fn set_mode_of(_: &cap_std::fs::File, _: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(unix)]
-fn set_dir_mode(dir: &Dir, mode: u32) -> std::io::Result<()> {
-    use std::os::fd::{AsFd, AsRawFd};
-    // SAFETY: fchmod on a descriptor this handle owns.
-    let rc = unsafe { libc::fchmod(dir.as_fd().as_raw_fd(), (mode & 0o777) as libc::mode_t) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
-
-#[cfg(not(unix))]
-fn set_dir_mode(_: &Dir, _: u32) -> std::io::Result<()> {
-    Ok(())
+/// Permission bits only: no setuid, setgid or sticky bits.
+fn permissions(mode: u32) -> cap_std::fs::Permissions {
+    #[cfg(unix)]
+    {
+        use cap_std::fs::PermissionsExt;
+        cap_std::fs::Permissions::from_mode(mode & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        cap_std::fs::Permissions::from_std(std::fs::metadata(".").unwrap().permissions())
+    }
 }
 
 #[cfg(test)]

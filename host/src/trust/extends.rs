@@ -71,7 +71,10 @@ impl ExtendsPolicy {
                 };
             }
         }
-        Err(format!("it lies outside the configuration's own tree ({})", self.roots.last().map(|r| r.display().to_string()).unwrap_or_default()))
+        Err(format!(
+            "it lies outside the configuration's own tree ({})",
+            self.roots.last().map(|r| r.display().to_string()).unwrap_or_default()
+        ))
     }
 
     fn host_granted(hosts: &[String], host: &str) -> bool {
@@ -98,8 +101,12 @@ impl ExtendsPolicy {
 
 impl ReadPolicy for ExtendsPolicy {
     fn local(&self, path: &Path, from: &str) -> Result<(), String> {
-        self.own_or_granted(path)
-            .map_err(|why| format!("{from} extends {}, which bo will not read for it (a configuration may extend files of its own tree only): {why}", path.display()))
+        self.own_or_granted(path).map_err(|why| {
+            format!(
+                "{from} extends {}, which bo will not read for it (a configuration may extend files of its own tree only): {why}",
+                path.display()
+            )
+        })
     }
 
     fn remote(&self, url: &str, from: &str) -> Result<HostCheck, String> {
@@ -107,7 +114,12 @@ impl ReadPolicy for ExtendsPolicy {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("{from} extends {url}: only http, https and file URLs can be extended"));
         }
-        let host = parsed.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = parsed
+            .host_str()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         if !Self::host_granted(&self.hosts, &host) {
             return Err(format!(
                 "{from} extends {url}, which would make bo fetch from {host}: grant it with `--grant {CONFIG_GRANTEE}:host={host}`"

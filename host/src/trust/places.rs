@@ -28,7 +28,9 @@ pub fn refusal(layout: &Layout, part: &str, dir: &Path) -> Option<String> {
     if dir.starts_with(root)
         && let Some(hidden) = super::hidden_component(root, dir)
     {
-        return Some(format!("it lies in the hidden directory {hidden} (VCS metadata and tools' settings)"));
+        return Some(format!(
+            "it lies in the hidden directory {hidden} (VCS metadata and tools' settings)"
+        ));
     }
     if let Some((what, _)) = layout.reserved.iter().find(|(_, r)| overlaps(dir, r)) {
         return Some(format!("it overlaps bo's {what}"));

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::grants::{GrantKind, UserGrants};
 use super::{CONFIG_GRANTEE, bo_cache_root, canonical, hidden_component, set_by_user};
 use crate::config::{BuildoutSettings, Config};
-use super::grants::{GrantKind, UserGrants};
 
 /// A `[buildout]` path setting and what bo does with it.
 struct PathSetting {
@@ -37,30 +37,66 @@ fn granted_outside(grants: &UserGrants, resolved: &Path) -> bool {
 /// Checks every `[buildout]` setting that names a place bo writes: `directory`,
 /// `bin-`, `parts-`, `develop-eggs-`, `eggs-directory`, `installed`,
 /// `download-cache`, `extends-cache`, `update-versions-file`.
-pub fn check_directories(config: &Config, settings: &BuildoutSettings, grants: &UserGrants) -> Result<(), String> {
+/// `evaluated` gives an option's value after substitution (what bo will use: a
+/// `${...}` in the value must not hide where it points).
+pub fn check_directories(
+    config: &Config,
+    settings: &BuildoutSettings,
+    grants: &UserGrants,
+    evaluated: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     let root = buildout_root(config);
     let raw = |option: &str| {
-        config
-            .raw
-            .get("buildout")
-            .and_then(|b| b.get(option))
-            .filter(|v| !v.trim().is_empty() && !v.contains("${"))
+        evaluated(option)
+            .filter(|v| !v.trim().is_empty())
             .map(|v| crate::config::abspath(&settings.directory, Path::new(v.trim())))
     };
     let mut checks = vec![
-        PathSetting { option: "directory", path: settings.directory.clone(), bo_owned: false },
-        PathSetting { option: "bin-directory", path: settings.bin_directory.clone(), bo_owned: false },
-        PathSetting { option: "parts-directory", path: settings.parts_directory.clone(), bo_owned: false },
-        PathSetting { option: "develop-eggs-directory", path: settings.develop_eggs_directory.clone(), bo_owned: true },
-        PathSetting { option: "eggs-directory", path: settings.eggs_directory.clone(), bo_owned: true },
+        PathSetting {
+            option: "directory",
+            path: settings.directory.clone(),
+            bo_owned: false,
+        },
+        PathSetting {
+            option: "bin-directory",
+            path: settings.bin_directory.clone(),
+            bo_owned: false,
+        },
+        PathSetting {
+            option: "parts-directory",
+            path: settings.parts_directory.clone(),
+            bo_owned: false,
+        },
+        PathSetting {
+            option: "develop-eggs-directory",
+            path: settings.develop_eggs_directory.clone(),
+            bo_owned: true,
+        },
+        PathSetting {
+            option: "eggs-directory",
+            path: settings.eggs_directory.clone(),
+            bo_owned: true,
+        },
     ];
     if let Some(installed) = &settings.installed {
-        checks.push(PathSetting { option: "installed", path: installed.parent().unwrap_or(installed).to_path_buf(), bo_owned: true });
+        checks.push(PathSetting {
+            option: "installed",
+            path: installed.parent().unwrap_or(installed).to_path_buf(),
+            bo_owned: true,
+        });
     }
     for option in ["download-cache", "extends-cache", "update-versions-file"] {
         if let Some(path) = raw(option) {
-            let path = if option == "update-versions-file" { path.parent().unwrap_or(&path).to_path_buf() } else { path };
-            checks.push(PathSetting { option, path, bo_owned: true });
+            let path = if option == "update-versions-file" {
+                path.parent().unwrap_or(&path).to_path_buf()
+            } else {
+                path
+            };
+            checks.push(PathSetting {
+                option,
+                path,
+                bo_owned: true,
+            });
         }
     }
     let recipe_dirs = [canonical(&settings.bin_directory), canonical(&settings.parts_directory)];
@@ -74,7 +110,10 @@ pub fn check_directories(config: &Config, settings: &BuildoutSettings, grants: &
             Err(format!(
                 "{option} = {} (set in {}) {why}; a configuration cannot do this on its own: grant it with `--grant {CONFIG_GRANTEE}:outside={}`",
                 path.display(),
-                config.origin_of("buildout", option).map(|o| o.location()).unwrap_or_else(|| config.config_file.display().to_string()),
+                config
+                    .origin_of("buildout", option)
+                    .map(|o| o.location())
+                    .unwrap_or_else(|| config.config_file.display().to_string()),
                 resolved.display()
             ))
         };
@@ -85,10 +124,16 @@ pub fn check_directories(config: &Config, settings: &BuildoutSettings, grants: &
             return refuse(format!("lies in bo's own cache ({})", cache_root.display()));
         }
         if !resolved.starts_with(&root) {
-            return refuse(format!("lies outside the directory of {} ({})", config.config_file.display(), root.display()));
+            return refuse(format!(
+                "lies outside the directory of {} ({})",
+                config.config_file.display(),
+                root.display()
+            ));
         }
         if let Some(hidden) = hidden_component(&root, &resolved) {
-            return refuse(format!("lies in the hidden directory {hidden} (VCS metadata and tools' settings are not for a build to write)"));
+            return refuse(format!(
+                "lies in the hidden directory {hidden} (VCS metadata and tools' settings are not for a build to write)"
+            ));
         }
         if matches!(option, "bin-directory" | "parts-directory") && resolved == root {
             return refuse("is the buildout directory itself, which holds bo's state".into());
@@ -116,7 +161,14 @@ impl Interpreters {
             if let Some(value) = options.get("executable")
                 && super::is_users(Some(value.origin()))
             {
-                trusted.push(config.raw.get(section).and_then(|s| s.get("executable")).cloned().unwrap_or_else(|| value.value.clone()));
+                trusted.push(
+                    config
+                        .raw
+                        .get(section)
+                        .and_then(|s| s.get("executable"))
+                        .cloned()
+                        .unwrap_or_else(|| value.value.clone()),
+                );
             }
         }
         let mut granted = grants.values(CONFIG_GRANTEE, GrantKind::Program);
