@@ -229,10 +229,16 @@ fn remove_recorded(paths: &str, directory: &Path, writable: &[PathBuf]) {
             Err(e) => crate::progress::eprintln(&format!("warning: cannot remove {line}: {e}")),
         }
     }
-    // Deepest first; a directory that is not empty stays.
-    ancestors.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for path in ancestors {
-        let _ = crate::trust::cap::remove_empty_dir(&path);
+    // From each writable directory below up to the recorded one, each removed only
+    // once empty: a directory holding anything else (another part's) stays.
+    for ancestor in ancestors {
+        for dir in writable.iter().filter(|w| w.starts_with(&ancestor)) {
+            for step in dir.ancestors().take_while(|d| d.starts_with(&ancestor)) {
+                if crate::trust::cap::remove_empty_dir(step).is_err() && step.exists() {
+                    break;
+                }
+            }
+        }
     }
 }
 
