@@ -428,3 +428,30 @@ fn a_part_cannot_get_another_parts_directory_removed() {
     assert!(!b.root.join("parts/a").exists());
     assert_eq!(b.read("parts/b/data.txt"), "b's own\n");
 }
+
+/// A recipe that sleeps, or waits in a program it runs, is stopped at its
+/// wall-clock limit (here 2 s; each would otherwise wait 60 s).
+#[test]
+fn time_limits_hold_while_a_recipe_waits() {
+    for (section, grant) in [
+        ("[p]\nrecipe = sandbox-probe\nattack = sleep\nms = 60000\n", None),
+        ("[p]\nrecipe = plone.recipe.command\ncommand = sleep 60\n", Some("p:program=sh")),
+    ] {
+        let b = TestBuildout::with_recipes();
+        b.write("buildout.cfg", &format!("[buildout]\nparts = p\n{section}"));
+        let mut args = vec!["-U", "build", "--recipe-timeout", "2"];
+        if let Some(grant) = grant {
+            args.extend(["--grant", grant]);
+        }
+        let started = std::time::Instant::now();
+        let got = b.bo(&args);
+        let took = started.elapsed();
+        assert_eq!(got.code, 1, "{section}: {}", got.stderr);
+        assert!(took < std::time::Duration::from_secs(30), "{section}: took {took:?}");
+        assert!(
+            got.stderr.contains("ran longer than its limit of 2 s") || got.stderr.contains("exited with status -1") || got.stderr.contains("failed"),
+            "{section}: {}",
+            got.stderr
+        );
+    }
+}

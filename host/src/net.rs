@@ -24,6 +24,35 @@ pub const FILE_LIMIT: u64 = 2 << 30;
 /// Redirect hops followed at most.
 const MAX_REDIRECTS: usize = 10;
 
+thread_local! {
+    /// When the recipe call this thread runs for must end (its wall-clock limit).
+    static DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every request on this thread bounded by `deadline` (a recipe
+/// call's wall-clock limit: a host service must not outlast it).
+pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> R {
+    let before = DEADLINE.with(|d| d.replace(Some(deadline)));
+    let result = f();
+    DEADLINE.with(|d| d.set(before));
+    result
+}
+
+/// How long a request may take: 600 s, or what is left of the call's limit.
+fn request_timeout(url: &reqwest::Url) -> Result<Duration, String> {
+    let full = Duration::from_secs(600);
+    match DEADLINE.with(|d| d.get()) {
+        None => Ok(full),
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(format!("cannot download {url}: the recipe's time limit ran out"));
+            }
+            Ok(left.min(full))
+        }
+    }
+}
+
 fn client() -> Result<&'static reqwest::blocking::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
     CLIENT
@@ -63,7 +92,7 @@ fn send(url: &str, accept: Option<&str>, allowed: &HostCheck) -> Result<(String,
             let how = if current.as_str() == url { "refused" } else { "redirect refused" };
             return Err(format!("{how}: {current}: host {host:?} is not granted"));
         }
-        let mut request = client()?.get(current.clone());
+        let mut request = client()?.get(current.clone()).timeout(request_timeout(&current)?);
         if let Some(accept) = accept {
             request = request.header("Accept", accept);
         }

@@ -170,7 +170,9 @@ impl Host for PartState {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(MAX_RUN_TIME)
-            .min(MAX_RUN_TIME);
+            .min(MAX_RUN_TIME)
+            // Never past the call's own limit.
+            .min(self.time_left());
         // The recipe's environment may not steer which program runs or what it loads.
         if let Some((name, _)) = request
             .env

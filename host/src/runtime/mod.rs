@@ -6,6 +6,7 @@
 //! use and [`host`] for the services bo offers recipes.
 
 pub mod cache;
+mod clock;
 pub mod host;
 
 use std::collections::HashMap;
@@ -139,6 +140,8 @@ pub struct PartState {
     /// A denial raised by a host service, reported instead of the recipe's error.
     denial: Option<grants::Denial>,
     wall_time: Duration,
+    /// When this call's wall-clock limit ends (sleeps and host services stop there).
+    deadline: std::time::Instant,
     /// Directories bo created for this call's sandbox (they did not exist before).
     prepared: Vec<PathBuf>,
     /// Files `download` handed out during this call, which `extract` and
@@ -210,6 +213,7 @@ impl Runtime {
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        clock::add_capped_clock(&mut linker)?;
         Recipe::add_to_linker::<PartState, HasSelf<PartState>>(&mut linker, |state| state)?;
         let cache = cache::ComponentCache::new(cache_dir, &engine);
         Ok(Runtime {
@@ -341,20 +345,30 @@ impl Runtime {
             log_flooded: false,
             denial: None,
             wall_time: self.limits.wall_time,
+            deadline: std::time::Instant::now() + self.limits.wall_time,
             prepared,
             downloaded: Vec::new(),
             write_dirs: crate::trust::cap::Dirs::open(&grant_write),
             read_dirs: crate::trust::cap::Dirs::open(&grant_read),
         };
         let mut store = self.store(state);
-        let result = recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
+        let deadline = store.data().deadline;
+        let result = crate::net::with_deadline(deadline, || recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store)));
         relay_output(&*services, &part, &stdout.contents(), &stderr.contents());
         let state = store.data_mut();
         if let Some(denial) = state.denial.take() {
             return Err(RecipeError::Denied(denial));
         }
         let (p, r) = (part.clone(), recipe_name.clone());
+        // Woken from a capped sleep or a bounded host service past the deadline, a
+        // recipe may return before its code meets the epoch check: still a timeout.
+        let overran = std::time::Instant::now() > state.deadline;
         match result {
+            Ok(_) if overran => Err(RecipeError::Timeout {
+                part: p,
+                recipe: r,
+                seconds: self.limits.wall_time.as_secs(),
+            }),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(RecipeError::Failed {
                 part: p,
@@ -420,6 +434,7 @@ impl PartState {
             log_flooded: false,
             denial: None,
             wall_time: Duration::from_secs(10),
+            deadline: std::time::Instant::now() + Duration::from_secs(10),
             prepared: Vec::new(),
             downloaded: Vec::new(),
             write_dirs: crate::trust::cap::Dirs::open(&[]),
