@@ -92,7 +92,44 @@ fn link_stays_inside(entry: &Path, target: &Path) -> bool {
 /// error unless `replace_existing`. Returns the top-level paths created (not the
 /// replaced ones).
 pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replace_existing: bool) -> Result<Vec<PathBuf>, ArchiveError> {
-    let name = archive.display().to_string();
+    let write_error = |e: std::io::Error| ArchiveError::Write {
+        archive: archive.display().to_string(),
+        destination: destination.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = File::open(archive).map_err(|e| ArchiveError::Read {
+        archive: archive.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let existed = destination.exists();
+    std::fs::create_dir_all(destination).map_err(write_error)?;
+    let dest = cap_std::fs::Dir::open_ambient_dir(destination, cap_std::ambient_authority()).map_err(write_error)?;
+    let staging_parent = destination.parent().unwrap_or(Path::new("."));
+    let result = extract_into(file, &archive.display().to_string(), &dest, destination, staging_parent, strip_top_level, replace_existing);
+    if result.is_err() && !existed {
+        // A bad archive leaves nothing behind.
+        let _ = std::fs::remove_dir(destination);
+    }
+    result
+}
+
+/// Unpacks the archive `file` (named `name` in messages) into the directory handle
+/// `dest` (at `destination`, for the paths returned). It is unpacked first into a
+/// fresh directory in `staging_parent`, which must be on the same filesystem and
+/// writable by nobody else (for a part's destination: the buildout directory, which
+/// no recipe writes); the complete result is then moved in through `dest`, so a
+/// destination swapped for a link cannot lead the entries elsewhere.
+pub fn extract_into(
+    file: File,
+    name: &str,
+    dest: &cap_std::fs::Dir,
+    destination: &Path,
+    staging_parent: &Path,
+    strip_top_level: bool,
+    replace_existing: bool,
+) -> Result<Vec<PathBuf>, ArchiveError> {
+    let name = name.to_string();
+    let mut file = file;
     let read_error = |message: String| ArchiveError::Read {
         archive: name.clone(),
         message,
@@ -102,18 +139,16 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
         destination: destination.display().to_string(),
         message: e.to_string(),
     };
-    let mut file = File::open(archive).map_err(|e| read_error(e.to_string()))?;
     let mut head = vec![0u8; 512];
     let n = read_up_to(&mut file, &mut head).map_err(|e| read_error(e.to_string()))?;
     head.truncate(n);
     file.rewind().map_err(|e| read_error(e.to_string()))?;
     let format = sniff(&head).ok_or_else(|| ArchiveError::UnknownFormat { archive: name.clone() })?;
 
-    let parent = destination.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(write_error)?;
+    std::fs::create_dir_all(staging_parent).map_err(write_error)?;
     let staging = tempfile::Builder::new()
         .prefix(".bo-extract-")
-        .tempdir_in(parent)
+        .tempdir_in(staging_parent)
         .map_err(write_error)?;
     let reader = BufReader::new(file);
     match format {
@@ -150,25 +185,29 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
             destination: destination.display().to_string(),
         });
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    let targets: Vec<PathBuf> = entries.iter().map(|e| destination.join(e.file_name().unwrap())).collect();
-    if !replace_existing && let Some(existing) = targets.iter().find(|t| t.symlink_metadata().is_ok()) {
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    if !replace_existing && let Some(existing) = names.iter().find(|n| dest.symlink_metadata(n).is_ok()) {
         return Err(ArchiveError::Exists {
             archive: name.clone(),
-            target: existing.display().to_string(),
+            target: destination.join(existing).display().to_string(),
         });
     }
-    std::fs::create_dir_all(destination).map_err(write_error)?;
+    // Moved in through the handles: the staging root (in a place no recipe writes)
+    // and the destination (which may have been swapped for a link: cap-std does not
+    // leave it).
+    let from = cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).map_err(write_error)?;
     let mut created = Vec::new();
-    for (entry, target) in entries.iter().zip(targets) {
-        let existed = target.symlink_metadata().is_ok();
-        if existed {
-            remove_path(&target).map_err(write_error)?;
+    for entry in names {
+        let existed = match dest.symlink_metadata(&entry) {
+            Ok(meta) if meta.is_dir() => dest.remove_dir_all(&entry).map(|_| true),
+            Ok(_) => dest.remove_file(&entry).map(|_| true),
+            Err(_) => Ok(false),
         }
-        std::fs::rename(entry, &target).map_err(write_error)?;
+        .map_err(write_error)?;
+        from.rename(&entry, dest, &entry).map_err(write_error)?;
         if !existed {
-            created.push(target);
+            created.push(destination.join(&entry));
         }
     }
     Ok(created)
@@ -211,14 +250,6 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
         }
     }
     Ok(filled)
-}
-
-fn remove_path(path: &Path) -> std::io::Result<()> {
-    if path.symlink_metadata()?.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    }
 }
 
 fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path) -> Result<(), ArchiveError> {

@@ -85,17 +85,39 @@ impl Host for PartState {
         strip_top_level: bool,
         replace_existing: bool,
     ) -> wasmtime::Result<Result<Vec<String>, String>> {
-        // The checked (resolved) paths are the ones used.
-        let (source, target) = match self
-            .readable(&archive)
-            .and_then(|s| Ok((s, self.writable(&destination, "unpack into")?)))
-        {
-            Ok(paths) => paths,
-            Err(message) => return Ok(Err(message)),
-        };
+        if let Err(message) = self.readable(&archive).and_then(|_| self.writable(&destination, "unpack into")) {
+            return Ok(Err(message));
+        }
         self.services
             .log(&self.grant.part, Level::Debug, &format!("unpacking {archive} into {destination}"));
-        Ok(crate::archive::extract(&source, &target, strip_top_level, replace_existing)
+        // Read and written through handles (a download is bo's own file); staged in
+        // the buildout directory, which no recipe writes, when the destination is
+        // inside it, else beside the destination (a directory the user granted).
+        let target = PathBuf::from(&destination);
+        let downloaded = self.downloaded.iter().any(|d| d == Path::new(&archive));
+        let file = if downloaded {
+            std::fs::File::open(&archive)
+        } else {
+            self.read_dirs.open_file(Path::new(&archive))
+        };
+        let existed = target.exists();
+        let opened = file.and_then(|f| Ok((f, self.write_dirs.open_dir(&target)?)));
+        let (file, dest) = match opened {
+            Ok(handles) => handles,
+            Err(e) => return Ok(Err(format!("cannot unpack {archive} into {destination}: {e}"))),
+        };
+        let buildout = self.grant.read.first().cloned().unwrap_or_default();
+        let staging_parent = if target.starts_with(&buildout) {
+            buildout
+        } else {
+            target.parent().map(Path::to_path_buf).unwrap_or(target.clone())
+        };
+        let result = crate::archive::extract_into(file, &archive, &dest, &target, &staging_parent, strip_top_level, replace_existing);
+        if result.is_err() && !existed {
+            // A bad archive leaves nothing behind.
+            let _ = self.write_dirs.remove(&target);
+        }
+        Ok(result
             .map(|paths| paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
             .map_err(|e| e.to_string()))
     }

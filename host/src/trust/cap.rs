@@ -140,6 +140,22 @@ impl Dirs {
         dir.read(&rest)
     }
 
+    /// A handle on the directory `path` (created if missing), inside a handle.
+    pub fn open_dir(&self, path: &Path) -> std::io::Result<Dir> {
+        let (dir, rest) = self.locate(path).ok_or_else(not_covered)?;
+        if rest.as_os_str().is_empty() {
+            return dir.try_clone();
+        }
+        dir.create_dir_all(&rest)?;
+        dir.open_dir(&rest)
+    }
+
+    /// Opens the file `path` for reading, inside a handle.
+    pub fn open_file(&self, path: &Path) -> std::io::Result<std::fs::File> {
+        let (dir, rest) = self.locate(path).ok_or_else(not_covered)?;
+        Ok(dir.open(&rest)?.into_std())
+    }
+
     /// Lists the entries of the directory `path` (absolute paths).
     pub fn entries(&self, path: &Path) -> Vec<PathBuf> {
         let Some((dir, rest)) = self.locate(path) else { return Vec::new() };
