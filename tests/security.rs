@@ -449,9 +449,101 @@ fn time_limits_hold_while_a_recipe_waits() {
         assert_eq!(got.code, 1, "{section}: {}", got.stderr);
         assert!(took < std::time::Duration::from_secs(30), "{section}: took {took:?}");
         assert!(
-            got.stderr.contains("ran longer than its limit of 2 s") || got.stderr.contains("exited with status -1") || got.stderr.contains("failed"),
+            got.stderr.contains("ran longer than its limit of 2 s")
+                || got.stderr.contains("exited with status -1")
+                || got.stderr.contains("failed"),
             "{section}: {}",
             got.stderr
         );
     }
+}
+
+/// A wheel with `name`'s file name whose module says it is the attacker's.
+fn evil_wheel(dir: &Path, filename: &str, module: &str) {
+    let script = r#"
+import sys, zipfile, hashlib, base64
+path, module = sys.argv[1], sys.argv[2]
+name, version = path.rsplit('/', 1)[1].split('-')[:2]
+files = {
+    module + '.py': b"EVIL = True\n__version__ = '" + version.encode() + b"'\n",
+    f'{name}-{version}.dist-info/METADATA': f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n'.encode(),
+    f'{name}-{version}.dist-info/WHEEL': b'Wheel-Version: 1.0\nGenerator: evil\nRoot-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n',
+}
+record = ''
+for n, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+    record += f'{n},sha256={digest},{len(data)}\n'
+record += f'{name}-{version}.dist-info/RECORD,,\n'
+with zipfile.ZipFile(path, 'w') as z:
+    for n, data in files.items():
+        z.writestr(n, data)
+    z.writestr(f'{name}-{version}.dist-info/RECORD', record)
+"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", script, &dir.join(filename).display().to_string(), module])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Two buildouts share an eggs directory (set in the user's default.cfg, as many
+/// Buildout users do). A hostile one installs its own wheel under a real wheel's
+/// file name; the other, installing the real one from its index, must not get it.
+#[test]
+fn a_shared_eggs_directory_cannot_be_poisoned_by_another_buildout() {
+    let shared = tempfile::tempdir().unwrap();
+    let defaults = format!("[buildout]\neggs-directory = {}\n", shared.path().display());
+    let mut attacker = TestBuildout::with_recipes();
+    attacker.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    attacker.env.push(("PIP_INDEX_URL".into(), String::new()));
+    attacker.write("home/.buildout/default.cfg", &defaults);
+    std::fs::create_dir_all(attacker.root.join("wheels")).unwrap();
+    evil_wheel(&attacker.root.join("wheels"), "six-1.16.0-py2.py3-none-any.whl", "six");
+    attacker.write(
+        "buildout.cfg",
+        "[buildout]\nparts = app\nindex = ${buildout:directory}/wheels\n[app]\nrecipe = zc.recipe.egg\neggs = six==1.16.0\ninterpreter = py\n",
+    );
+    let got = attacker.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let probe = "import six; print(getattr(six, 'EVIL', False))";
+    let evil = std::process::Command::new(attacker.root.join("bin/py"))
+        .args(["-c", probe])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&evil.stdout).trim(),
+        "True",
+        "the attacker's wheel is in the shared store"
+    );
+
+    let mut victim = TestBuildout::with_recipes();
+    victim.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    victim.write("home/.buildout/default.cfg", &defaults);
+    victim.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = app\nindex = {}\n[app]\nrecipe = zc.recipe.egg\neggs = six==1.16.0\ninterpreter = py\n",
+            support::json_index()
+        ),
+    );
+    let got = victim.bo(&["--grant", "buildout:host=127.0.0.1", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let out = std::process::Command::new(victim.root.join("bin/py"))
+        .args(["-c", probe])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "False",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = victim.read("bo.lock");
+    let evil_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(attacker.root.join("wheels/six-1.16.0-py2.py3-none-any.whl")).unwrap(),
+        ))
+    };
+    assert!(!lock.contains(&evil_sha), "the victim's lock records the attacker's wheel");
 }

@@ -105,7 +105,15 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
     std::fs::create_dir_all(destination).map_err(write_error)?;
     let dest = cap_std::fs::Dir::open_ambient_dir(destination, cap_std::ambient_authority()).map_err(write_error)?;
     let staging_parent = destination.parent().unwrap_or(Path::new("."));
-    let result = extract_into(file, &archive.display().to_string(), &dest, destination, staging_parent, strip_top_level, replace_existing);
+    let result = extract_into(
+        file,
+        &archive.display().to_string(),
+        &dest,
+        destination,
+        staging_parent,
+        strip_top_level,
+        replace_existing,
+    );
     if result.is_err() && !existed {
         // A bad archive leaves nothing behind.
         let _ = std::fs::remove_dir(destination);
@@ -185,7 +193,11 @@ pub fn extract_into(
             destination: destination.display().to_string(),
         });
     }
-    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&root).map_err(write_error)?.flatten().map(|e| e.file_name()).collect();
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&root)
+        .map_err(write_error)?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     names.sort();
     if !replace_existing && let Some(existing) = names.iter().find(|n| dest.symlink_metadata(n).is_ok()) {
         return Err(ArchiveError::Exists {

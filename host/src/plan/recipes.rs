@@ -327,11 +327,22 @@ impl BuildServices {
         let index = python::index::Index::new(settings.index.clone());
         let mut out = Vec::new();
         for dist in &locked.distributions {
-            let target = python::wheel::store_path(&settings.store, &dist.filename);
-            let installed = if target.is_dir() {
+            // Only the entry holding the locked content (a shared store may hold
+            // another wheel under this name).
+            let entry = python::wheel::installed_entry(&settings.store, &dist.filename, Some(&dist.sha256));
+            let installed = if let Some(target) = entry {
                 python::wheel::read_installed(&target, &dist.filename).map_err(|e| e.to_string())?
             } else if let Some(cached) = [settings.index.cache.join(&dist.filename)]
                 .into_iter()
+                // The download cache keys files by URL: any copy with the locked
+                // hash will do.
+                .chain(
+                    std::fs::read_dir(&settings.index.cache)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|d| d.path().join(&dist.filename)),
+                )
                 .chain(
                     settings
                         .index

@@ -123,6 +123,16 @@ fn candidate_from_filename(project: &str, filename: &str, url: String, origin: &
     })
 }
 
+/// Where the file `filename` fetched from `url` is kept in the download cache.
+pub fn cached_path(cache: &Path, url: &str, filename: &str) -> PathBuf {
+    cache.join(url_key(url)).join(filename)
+}
+
+/// A short key of a URL (16 hex digits of its sha256).
+pub fn url_key(url: &str) -> String {
+    hex::encode(Sha256::digest(url.as_bytes()))[..16].to_string()
+}
+
 fn split_fragment(url: &str) -> (String, Option<String>) {
     match url.split_once('#') {
         Some((base, fragment)) => (base.to_string(), fragment.strip_prefix("sha256=").map(String::from)),
@@ -204,7 +214,14 @@ impl Index {
                 out.extend(self.directory(project, base, index)?);
             }
         }
+        // The download cache keeps each file under a key of the URL it came from
+        // (see `fetch`); older caches kept them at the top.
         out.extend(self.directory(project, &self.settings.cache, "download cache")?);
+        for sub in std::fs::read_dir(&self.settings.cache).into_iter().flatten().flatten() {
+            if sub.file_type().is_ok_and(|t| t.is_dir()) && sub.file_name().len() == 16 {
+                out.extend(self.directory(project, &sub.path(), "download cache")?);
+            }
+        }
         // One candidate per file: the first source that offers it (the index or
         // find-links before the cache, so locks name where files come from).
         let mut seen = std::collections::HashSet::new();
@@ -323,7 +340,9 @@ impl Index {
             }
             return Ok(path);
         }
-        let target = self.settings.cache.join(&candidate.filename);
+        // Keyed by the URL: the cache is shared by every buildout, and a file name
+        // alone would let one buildout's index stand in for another's.
+        let target = cached_path(&self.settings.cache, &candidate.url, &candidate.filename);
         if target.is_file() && candidate.sha256.as_ref().is_none_or(|want| check_sha256(&target, want).is_ok()) {
             return Ok(target);
         }
@@ -343,7 +362,8 @@ impl Index {
                 ));
             }
         }
-        std::fs::create_dir_all(&self.settings.cache).map_err(|e| format!("cannot create the download cache: {e}"))?;
+        std::fs::create_dir_all(target.parent().unwrap_or(&self.settings.cache))
+            .map_err(|e| format!("cannot create the download cache: {e}"))?;
         // A unique temporary name: parallel parts may fetch the same file at once.
         let tmp = crate::net::temp_path_beside(&target);
         std::fs::write(&tmp, &bytes)

@@ -101,12 +101,21 @@ fn fetch_and_install(
             source: DEVELOP_SOURCE.to_string(),
         });
     }
-    let target_dir = wheel::store_path(store, &dist.candidate.filename);
     // The wheel's sha256 is kept beside the store entry, so a later run locks the
-    // same digest without the file at hand.
-    let hash_file = store.join(".hashes").join(format!("{}.sha256", dist.candidate.filename));
-    let (path, sha256) = match std::fs::read_to_string(&hash_file) {
-        Ok(hash) if target_dir.is_dir() => (None, hash.trim().to_string()),
+    // same digest without the file at hand; an entry is used only if it holds the
+    // content the index names (when it names one).
+    // Keyed by where the file came from as well: a store may be shared, and
+    // another buildout's index may offer a different file under the same name.
+    let hash_file = store.join(".hashes").join(format!(
+        "{}.{}.sha256",
+        dist.candidate.filename,
+        index::url_key(&dist.candidate.url)
+    ));
+    let recorded = std::fs::read_to_string(&hash_file).map(|h| h.trim().to_string());
+    let expected = dist.candidate.sha256.clone().or_else(|| recorded.as_ref().ok().cloned());
+    let entry = wheel::installed_entry(store, &dist.candidate.filename, expected.as_deref());
+    let (path, sha256) = match (entry.as_ref(), expected) {
+        (Some(_), Some(hash)) => (None, hash),
         _ => {
             let path = index.fetch(&dist.candidate)?;
             counter.inc(&dist.candidate.filename);
@@ -123,12 +132,13 @@ fn fetch_and_install(
             (Some(path), hash)
         }
     };
-    let installed = match path {
-        Some(path) => wheel::install(&path, store),
-        None => wheel::read_installed(&target_dir, &dist.candidate.filename),
+    let installed = match (path, entry) {
+        (Some(path), _) => wheel::install(&path, store),
+        (None, Some(entry)) => wheel::read_installed(&entry, &dist.candidate.filename),
+        (None, None) => unreachable!("an entry or a fetched file"),
     }
     .map_err(|e| e.to_string())?;
-    if !hash_file.is_file() {
+    if !hash_file.is_file() || recorded.as_deref().ok() != Some(sha256.as_str()) {
         let _ = std::fs::create_dir_all(hash_file.parent().unwrap());
         let _ = std::fs::write(&hash_file, &sha256);
     }
@@ -157,7 +167,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         .map(|r| Requirement::from_str(r).map_err(|e| format!("invalid requirement {r:?}: {e}")))
         .collect::<Result<_, _>>()?;
     let store = settings.store.clone();
-    let installed = move |c: &index::Candidate| wheel::store_path(&store, &c.filename).is_dir();
+    let installed = move |c: &index::Candidate| wheel::installed_entry(&store, &c.filename, c.sha256.as_deref()).is_some();
     let build_sdist = |project: &str, sdist: &index::Candidate| -> Result<index::Candidate, String> {
         let allowed = settings
             .allow_build
@@ -222,7 +232,9 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
     // keep the resolution order.
     let missing = resolved
         .iter()
-        .filter(|d| d.develop.is_none() && !wheel::store_path(&settings.store, &d.candidate.filename).is_dir())
+        .filter(|d| {
+            d.develop.is_none() && wheel::installed_entry(&settings.store, &d.candidate.filename, d.candidate.sha256.as_deref()).is_none()
+        })
         .count();
     let counter = crate::progress::counter("Downloading", missing as u64);
     let next = std::sync::atomic::AtomicUsize::new(0);

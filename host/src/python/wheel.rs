@@ -37,7 +37,47 @@ pub enum WheelError {
     Io { wheel: String, message: String },
 }
 
-/// The directory a wheel is installed to in `store`.
+/// The file in each store entry that records the sha256 of the wheel bo unpacked
+/// there. A store may be shared by several buildouts (an `eggs-directory` in
+/// default.cfg): one of them, hostile, must not be able to stand in for a wheel
+/// another one installs under the same file name.
+const RECORDED_HASH: &str = ".bo-wheel-sha256";
+
+fn recorded_hash(entry: &Path) -> Option<String> {
+    std::fs::read_to_string(entry.join(RECORDED_HASH))
+        .ok()
+        .map(|h| h.trim().to_ascii_lowercase())
+}
+
+/// The directory the wheel `wheel_filename` with content `sha256` is (or goes)
+/// in `store`: named after the wheel, unless that name holds another content,
+/// then after the wheel and its hash.
+pub fn store_path_for(store: &Path, wheel_filename: &str, sha256: &str) -> PathBuf {
+    let plain = store_path(store, wheel_filename);
+    let sha256 = sha256.to_ascii_lowercase();
+    match recorded_hash(&plain) {
+        Some(recorded) if recorded == sha256 => plain,
+        None if !plain.exists() => plain,
+        _ => store.join(format!(
+            "{}.{}",
+            wheel_filename.trim_end_matches(".whl"),
+            &sha256[..sha256.len().min(16)]
+        )),
+    }
+}
+
+/// The installed entry for `wheel_filename`, if the store has one: with a known
+/// `sha256`, only an entry whose recorded hash matches it.
+pub fn installed_entry(store: &Path, wheel_filename: &str, sha256: Option<&str>) -> Option<PathBuf> {
+    let entry = match sha256 {
+        Some(sha256) => store_path_for(store, wheel_filename, sha256),
+        None => store_path(store, wheel_filename),
+    };
+    let matches = sha256.is_none_or(|want| recorded_hash(&entry).is_some_and(|got| got.eq_ignore_ascii_case(want)));
+    (entry.is_dir() && matches).then_some(entry)
+}
+
+/// The directory a wheel is installed to in `store`, by name only.
 pub fn store_path(store: &Path, wheel_filename: &str) -> PathBuf {
     store.join(wheel_filename.trim_end_matches(".whl"))
 }
@@ -45,7 +85,13 @@ pub fn store_path(store: &Path, wheel_filename: &str) -> PathBuf {
 /// Installs `wheel` into `store` unless it is there already; returns what is installed.
 pub fn install(wheel: &Path, store: &Path) -> Result<InstalledDist, WheelError> {
     let filename = wheel.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let target = store_path(store, &filename);
+    let sha256 = std::fs::read(wheel)
+        .map(|bytes| hex::encode(Sha256::digest(&bytes)))
+        .map_err(|e| WheelError::Io {
+            wheel: filename.clone(),
+            message: e.to_string(),
+        })?;
+    let target = store_path_for(store, &filename, &sha256);
     if target.is_dir() {
         return read_installed(&target, &filename);
     }
@@ -62,6 +108,7 @@ pub fn install(wheel: &Path, store: &Path) -> Result<InstalledDist, WheelError> 
     let tmp = store.join(format!(".tmp-{}-{}", std::process::id(), filename));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = unpack(wheel, &tmp, &filename).and_then(|_| {
+        std::fs::write(tmp.join(RECORDED_HASH), &sha256).map_err(io)?;
         std::fs::rename(&tmp, &target).map_err(io)?;
         read_installed(&target, &filename)
     });

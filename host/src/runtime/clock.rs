@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasData, Linker, Resource};
-use wasmtime_wasi::clocks::WasiClocksView;
 use wasmtime_wasi::clocks::WasiClocksCtxView;
+use wasmtime_wasi::clocks::WasiClocksView;
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 

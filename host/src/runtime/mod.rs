@@ -353,7 +353,9 @@ impl Runtime {
         };
         let mut store = self.store(state);
         let deadline = store.data().deadline;
-        let result = crate::net::with_deadline(deadline, || recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store)));
+        let result = crate::net::with_deadline(deadline, || {
+            recipe.pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store))
+        });
         relay_output(&*services, &part, &stdout.contents(), &stderr.contents());
         let state = store.data_mut();
         if let Some(denial) = state.denial.take() {
