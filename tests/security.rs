@@ -547,3 +547,44 @@ fn a_shared_eggs_directory_cannot_be_poisoned_by_another_buildout() {
     };
     assert!(!lock.contains(&evil_sha), "the victim's lock records the attacker's wheel");
 }
+
+/// A granted `sh` runs confined: writing outside its part, reading the user's
+/// `~/.ssh`, reaching a local server and seeing bo's secrets all fail, while its
+/// writes to its own part succeed.
+#[test]
+fn granted_programs_run_confined() {
+    let (_keep, canary) = canary();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+    std::fs::write(home.path().join(".ssh/id_rsa"), "PRIVATE-KEY-hunter2\n").unwrap();
+    let (base, connections) = counting_server();
+    let port = base.rsplit(':').next().unwrap();
+    let outside = canary.parent().unwrap().display().to_string();
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("HOME".into(), home.path().display().to_string()));
+    b.env.push(("BO_SECRET_TOKEN".into(), "hunter2-token".into()));
+    let log = "${buildout:parts-directory}/cmd/log.txt";
+    let script = [
+        format!("mkdir -p ${{buildout:parts-directory}}/cmd && echo mine > {log}"),
+        format!("echo escaped > {outside}/written; echo outside=$? >> {log}"),
+        format!("cat {}/.ssh/id_rsa >> {log}; echo ssh=$? >> {log}", home.path().display()),
+        format!("bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}'; echo tcp=$? >> {log}"),
+        format!("echo token=$BO_SECRET_TOKEN home=$HOME >> {log}"),
+    ]
+    .join(" ; ");
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = {script}\n"),
+    );
+    let got = b.bo(&["-U", "build", "--grant", "cmd:program=sh"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let log = b.read("parts/cmd/log.txt");
+    assert!(log.starts_with("mine\n"), "{log}");
+    assert!(!log.contains("outside=0") && log.contains("outside="), "{log}");
+    assert!(!log.contains("hunter2") && !log.contains("ssh=0"), "{log}");
+    assert!(!log.contains("tcp=0") && log.contains("tcp="), "{log}");
+    assert!(log.contains("token= "), "{log}");
+    assert!(!log.contains(&format!("home={}", home.path().display())), "{log}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the program reached the server");
+}

@@ -97,6 +97,9 @@ pub enum Command {
 /// the user's own files grant; the build's configuration never does.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
+    /// Run granted programs even where the kernel cannot confine them (no Landlock).
+    #[arg(long)]
+    pub allow_unconfined_programs: bool,
     /// Wall-clock limit for one recipe call, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub recipe_timeout: u64,
@@ -151,6 +154,7 @@ impl SandboxArgs {
             limits: crate::runtime::Limits {
                 wall_time: std::time::Duration::from_secs(self.recipe_timeout),
                 memory_bytes: self.recipe_memory << 20,
+                allow_unconfined_programs: self.allow_unconfined_programs,
                 ..Default::default()
             },
             cache_dir: crate::runtime::cache::default_cache_dir(),
@@ -364,6 +368,7 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
     let default = Command::Build {
         parts: Vec::new(),
         sandbox: SandboxArgs {
+            allow_unconfined_programs: false,
             recipe_timeout: 600,
             recipe_memory: 1024,
             jobs: None,

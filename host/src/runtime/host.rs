@@ -195,29 +195,44 @@ impl Host for PartState {
             .min(MAX_RUN_TIME)
             // Never past the call's own limit.
             .min(self.time_left());
-        // The recipe's environment may not steer which program runs or what it loads.
-        if let Some((name, _)) = request
-            .env
-            .iter()
-            .find(|(k, _)| k == "PATH" || k.starts_with("LD_") || k.starts_with("DYLD_"))
-        {
+        // The recipe's environment may not steer which program runs, what it loads
+        // or what a shell runs first.
+        if let Some((name, _)) = request.env.iter().find(|(k, _)| steers_the_program(k)) {
             return Ok(Err(format!("cannot run {}: a recipe may not set {name}", request.program)));
         }
         // The granted name is looked up on bo's own PATH, once, here.
         let Some(program) = find_program(&request.program) else {
             return Ok(Err(format!("cannot run {}: not found on PATH", request.program)));
         };
+        // Confined to what the part may do (see `confine`); the network only with a
+        // host grant.
+        let confinement = match super::confine::Confinement::prepare(&self.grant, &program, self.grant.has_host_grant()) {
+            Ok(confinement) => confinement,
+            Err(message) => return Ok(Err(message)),
+        };
+        if confinement.unconfined {
+            if !self.allow_unconfined_programs {
+                return Ok(Err(format!(
+                    "cannot run {}: this system cannot confine programs (no Landlock); bo runs granted programs unconfined only with --allow-unconfined-programs",
+                    request.program
+                )));
+            }
+            warn_unconfined_once();
+        }
         let mut command = Command::new(&program);
         command
             .args(&request.args)
             .current_dir(&cwd)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(allowed_environment())
+            .env("HOME", confinement.home.path())
+            .env("TMPDIR", confinement.home.path())
             .envs(self.grant.visible_env())
             .envs(request.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        confinement.apply(&mut command);
         let output = match run_with_timeout(command, timeout) {
             Ok(output) => output,
             Err(e) => return Ok(Err(format!("cannot run {}: {e}", request.program))),
@@ -288,6 +303,57 @@ impl PartState {
             Err(denied())
         }
     }
+}
+
+/// bo's environment a program sees: `PATH`, the locale and the terminal; nothing
+/// else (no `BASH_ENV`, `MAKEFLAGS`, `GIT_CONFIG_*`, `TAR_OPTIONS`, credentials...).
+fn allowed_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| matches!(k.as_str(), "PATH" | "LANG" | "LANGUAGE" | "TERM" | "TZ") || k.starts_with("LC_"))
+        .collect()
+}
+
+/// Variables a recipe may not set for a program: they choose what runs or is
+/// loaded (`PATH`, `LD_*`), or run code first (`BASH_ENV`, `PYTHONSTARTUP`,
+/// `PERL5OPT`, `NODE_OPTIONS`, `GIT_*`...).
+fn steers_the_program(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "BASH_ENV",
+        "ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "CDPATH",
+        "GLOBIGNORE",
+        "GCONV_PATH",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "RES_OPTIONS",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERLLIB",
+        "TAR_OPTIONS",
+        "HOME",
+        "TMPDIR",
+        "ZDOTDIR",
+        "LESSOPEN",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "GNUMAKEFLAGS",
+    ];
+    const PREFIXES: &[&str] = &["LD_", "DYLD_", "PYTHON", "PERL5", "RUBY", "GIT_", "BASH_FUNC_"];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Says once per run, loudly, that programs run unconfined (the user allowed it).
+fn warn_unconfined_once() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        crate::progress::eprintln("warning: this system cannot confine programs (no Landlock): granted programs run with all of your rights (--allow-unconfined-programs)");
+    });
 }
 
 /// `program` as a path: itself if it names one, else the first match on PATH.

@@ -7,6 +7,7 @@
 
 pub mod cache;
 mod clock;
+mod confine;
 pub mod host;
 
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub struct Limits {
     pub wall_time: Duration,
     pub memory_bytes: usize,
     pub log_bytes: usize,
+    /// Run granted programs even where the kernel cannot confine them.
+    pub allow_unconfined_programs: bool,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             wall_time: Duration::from_secs(600),
             memory_bytes: 1 << 30,
             log_bytes: 4 << 20,
+            allow_unconfined_programs: false,
         }
     }
 }
@@ -142,6 +146,8 @@ pub struct PartState {
     wall_time: Duration,
     /// When this call's wall-clock limit ends (sleeps and host services stop there).
     deadline: std::time::Instant,
+    /// Whether programs may run where they cannot be confined (the user said so).
+    allow_unconfined_programs: bool,
     /// Directories bo created for this call's sandbox (they did not exist before).
     prepared: Vec<PathBuf>,
     /// Files `download` handed out during this call, which `extract` and
@@ -346,6 +352,7 @@ impl Runtime {
             denial: None,
             wall_time: self.limits.wall_time,
             deadline: std::time::Instant::now() + self.limits.wall_time,
+            allow_unconfined_programs: self.limits.allow_unconfined_programs,
             prepared,
             downloaded: Vec::new(),
             write_dirs: crate::trust::cap::Dirs::open(&grant_write),
@@ -437,6 +444,7 @@ impl PartState {
             denial: None,
             wall_time: Duration::from_secs(10),
             deadline: std::time::Instant::now() + Duration::from_secs(10),
+            allow_unconfined_programs: false,
             prepared: Vec::new(),
             downloaded: Vec::new(),
             write_dirs: crate::trust::cap::Dirs::open(&[]),

@@ -440,6 +440,12 @@ impl PartGrant {
         self.check(GrantKind::Program, program, &self.declared.programs, |p, v| p == "*" || p == v)
     }
 
+    /// Whether the user granted the part any host (its programs may then use the
+    /// network).
+    pub fn has_host_grant(&self) -> bool {
+        !self.user.values(&self.part, GrantKind::Host).is_empty()
+    }
+
     /// Environment variables the part may see: declared and granted ones only.
     pub fn visible_env(&self) -> Vec<(String, String)> {
         self.declared
