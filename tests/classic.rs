@@ -16,7 +16,7 @@ fn command_runs_on_install_and_update_and_location_is_removed() {
     let b = TestBuildout::new();
     b.write(
         "buildout.cfg",
-        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo made > ${buildout:directory}/made.txt\nupdate-command = echo updated >> ${buildout:directory}/made.txt\nlocation = ${buildout:directory}/made.txt\n",
+        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = mkdir -p ${buildout:parts-directory}/cmd && echo made > ${buildout:parts-directory}/cmd/made.txt\nupdate-command = echo updated >> ${buildout:parts-directory}/cmd/made.txt\nlocation = ${buildout:parts-directory}/cmd/made.txt\n",
     );
     let denied = b.bo(&["build"]);
     assert_eq!(denied.code, 1, "{}", denied.stdout);
@@ -27,37 +27,28 @@ fn command_runs_on_install_and_update_and_location_is_removed() {
         "{}",
         denied.stderr
     );
-    assert!(!b.root.join("made.txt").exists());
+    assert!(!b.root.join("parts/cmd/made.txt").exists());
 
     let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
-    assert!(got.stdout.contains("cmd: Running 'echo made > {root}/made.txt'"), "{}", got.stdout);
-    assert_eq!(b.read("made.txt"), "made\n");
+    assert!(got.stdout.contains("cmd: Running 'mkdir -p {root}/parts/cmd && echo made > {root}/parts/cmd/made.txt'"), "{}", got.stdout);
+    assert_eq!(b.read("parts/cmd/made.txt"), "made\n");
     let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
-    assert_eq!(b.read("made.txt"), "made\nupdated\n");
+    assert_eq!(b.read("parts/cmd/made.txt"), "made\nupdated\n");
 
-    // The recorded location lies where the part itself could not write (the
-    // granted program wrote it): uninstall leaves it and says so, since a recipe
-    // could otherwise record any file of the buildout for removal.
-    b.write("buildout.cfg", "[buildout]\nparts =\n");
-    let got = b.bo(&["build"]);
-    assert_eq!(got.code, 0, "{}", got.stderr);
-    assert!(b.root.join("made.txt").exists());
-    assert!(got.stderr.contains("warning: not removing"), "{}", got.stderr);
-
-    // A location in the part's own directory is removed.
-    b.write(
-        "buildout.cfg",
-        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo made > ${buildout:parts-directory}/cmd/made.txt\nlocation = ${buildout:parts-directory}/cmd/made.txt\n",
-    );
-    let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
-    assert_eq!(got.code, 0, "{}", got.stderr);
-    assert!(b.root.join("parts/cmd/made.txt").exists());
     b.write("buildout.cfg", "[buildout]\nparts =\n");
     let got = b.bo(&["build"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert!(!b.root.join("parts/cmd").exists(), "{}", got.stderr);
+
+    // The program runs confined: the buildout directory itself is not its to write.
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo made > ${buildout:directory}/made.txt\n",
+    );
+    let got = b.bo(&["build", "--grant", "cmd:program=sh"]);
+    assert!(!b.root.join("made.txt").exists(), "{}", got.stderr);
 }
 
 #[test]
