@@ -217,7 +217,11 @@ fn progress_display_only_on_a_terminal() {
     let run = |ci: Option<&str>| {
         let mut command = Command::new("script");
         command
-            .args(["-qec", &format!("{bo} build"), "/dev/null"])
+            .args([
+                "-qec",
+                &format!("{bo} build --grant a:program=true --grant a:host=127.0.0.1"),
+                "/dev/null",
+            ])
             .current_dir(&b.root)
             .env("HOME", b.root.join("home"))
             .env("BO_RECIPE_PATH", &b.recipe_path)
@@ -254,7 +258,7 @@ fn a_parallel_failure_undoes_only_its_own_files() {
         "buildout.cfg",
         "[buildout]\nparts = good bad\n[good]\nrecipe = sandbox-probe\nattack = write-bin\n[bad]\nrecipe = sandbox-probe\nattack = write-bin-fail\n",
     );
-    let got = b.bo(&["-U", "build", "-j", "2"]);
+    let got = b.bo(&["-U", "build", "-j", "2", "--grant", "*:program=true", "--grant", "*:host=127.0.0.1"]);
     assert_eq!(got.code, 1, "{}", got.stdout);
     assert!(
         got.stderr

@@ -10,6 +10,11 @@ mod support;
 
 use support::TestBuildout;
 
+/// What the probe declares (bo asks for every declared program and named host
+/// before anything runs).
+const PROBE_PROGRAM: &str = "*:program=true";
+const PROBE_HOST: &str = "*:host=127.0.0.1";
+
 /// The probes: the Rust one (built with the example recipes) and its ports.
 const PROBES: &[&str] = &["sandbox-probe", "sandbox-probe-c", "sandbox-probe-python"];
 
@@ -29,6 +34,11 @@ fn run_fixture(name: &str, probe: &str) -> Result<(), String> {
     let extra = std::fs::read_to_string(dir.join("args")).unwrap();
     let mut args = vec!["-U", "build"];
     args.extend(extra.split_whitespace());
+    // bo asks for every declared capability before anything runs; fixtures that
+    // test other denials grant the probe's declared program and host.
+    if !["program-not-granted", "host-not-granted"].contains(&name) {
+        args.extend(["--grant", PROBE_PROGRAM, "--grant", PROBE_HOST]);
+    }
     let mut b = b;
     b.env.push(("BO_PROBE_SECRET".into(), "hunter2".into()));
     b.env.push(("BO_PROBE_VISIBLE".into(), "visible".into()));
@@ -108,7 +118,16 @@ fn declared_and_granted_capabilities_work() {
     b.env.push(("BO_PROBE_VISIBLE".into(), "visible".into()));
     b.write("buildout.cfg", "[buildout]\nparts = ok bin env\n[ok]\nrecipe = sandbox-probe\n[bin]\nrecipe = sandbox-probe\nattack = write-bin\n[env]\nrecipe = sandbox-probe\nattack = env\nvar = BO_PROBE_VISIBLE\n");
     // The env part reports what it saw as an error; with the grant it sees the value.
-    let got = b.bo(&["-U", "build", "--grant", "env:env=BO_PROBE_VISIBLE"]);
+    let got = b.bo(&[
+        "-U",
+        "build",
+        "--grant",
+        "env:env=BO_PROBE_VISIBLE",
+        "--grant",
+        PROBE_PROGRAM,
+        "--grant",
+        PROBE_HOST,
+    ]);
     assert!(
         got.stderr.contains("environment variable BO_PROBE_VISIBLE is visible: visible"),
         "{}",
@@ -121,7 +140,7 @@ fn declared_and_granted_capabilities_work() {
         "buildout.cfg",
         "[buildout]\nparts = run\n[run]\nrecipe = sandbox-probe\nattack = program\nprogram = true\n",
     );
-    let got = b.bo(&["-U", "build", "--grant", "run:program=true"]);
+    let got = b.bo(&["-U", "build", "--grant", "run:program=true", "--grant", PROBE_HOST]);
     assert_eq!(got.code, 0, "{}", got.stderr);
 }
 
@@ -132,13 +151,22 @@ fn a_failed_part_leaves_the_previous_install_usable() {
         "buildout.cfg",
         "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = write-bin\n",
     );
-    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    assert_eq!(b.bo(&["-U", "build", "--grant", PROBE_PROGRAM, "--grant", PROBE_HOST]).code, 0);
     let state = b.read(".installed.cfg");
     b.write(
         "buildout.cfg",
         "[buildout]\nparts = a b\n[a]\nrecipe = tinyrecipe\ncontent = one\n[b]\nrecipe = sandbox-probe\nattack = loop\n",
     );
-    let got = b.bo(&["-U", "build", "--recipe-timeout", "1"]);
+    let got = b.bo(&[
+        "-U",
+        "build",
+        "--recipe-timeout",
+        "1",
+        "--grant",
+        PROBE_PROGRAM,
+        "--grant",
+        PROBE_HOST,
+    ]);
     assert_eq!(got.code, 1);
     assert_eq!(b.read("parts/a/content.txt"), "one", "the unchanged part stays installed");
     let after = b.read(".installed.cfg");

@@ -242,7 +242,7 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
         "buildout.cfg",
         "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\n[p]\nrecipe = sandbox-probe\n",
     );
-    let got = b.bo(&["-U", "build"]);
+    let got = b.bo(&["-U", "build", "--grant", "p:program=true", "--grant", "p:host=127.0.0.1"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     let digest = |name: &str| {
         let bytes = std::fs::read(support::guest_recipes().join(format!("{name}.wasm"))).unwrap();
@@ -270,7 +270,7 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
         "buildout.cfg",
         "[buildout]\nparts = a p\n[a]\nrecipe = tinyrecipe\ncontent = again\n[p]\nrecipe = sandbox-probe\n",
     );
-    let got = b.bo(&["-U", "build"]);
+    let got = b.bo(&["-U", "build", "--grant", "p:program=true", "--grant", "p:host=127.0.0.1"]);
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert_eq!(b.read("parts/a/content.txt"), "again", "the part ran tinyrecipe's own code");
     assert_ne!(std::fs::read(&tiny).unwrap(), foreign, "the foreign entry was replaced");
@@ -325,7 +325,7 @@ fn host_file_services_hold_against_a_swapped_link() {
             flips
         })
     };
-    let got = b.bo(&["-U", "build", "-j", "2"]);
+    let got = b.bo(&["-U", "build", "-j", "2", "--grant", "*:program=true", "--grant", "*:host=127.0.0.1"]);
     stop.store(true, Ordering::SeqCst);
     let flips = flipper.join().unwrap();
     assert!(flips > 100, "the race ran ({flips} flips)");
@@ -439,7 +439,16 @@ fn time_limits_hold_while_a_recipe_waits() {
     ] {
         let b = TestBuildout::with_recipes();
         b.write("buildout.cfg", &format!("[buildout]\nparts = p\n{section}"));
-        let mut args = vec!["-U", "build", "--recipe-timeout", "2"];
+        let mut args = vec![
+            "-U",
+            "build",
+            "--recipe-timeout",
+            "2",
+            "--grant",
+            "p:host=127.0.0.1",
+            "--grant",
+            "p:program=true",
+        ];
         if let Some(grant) = grant {
             args.extend(["--grant", grant]);
         }

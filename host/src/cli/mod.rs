@@ -80,6 +80,19 @@ pub enum Command {
         /// Only these sections.
         sections: Vec<String>,
     },
+    /// Keep grants in your grants file, bound to the recipe each part has now
+    /// (a configuration that changes the part's recipe loses them).
+    Grant {
+        /// PART:KIND=VALUE (as --grant), one or more.
+        #[arg(required = true)]
+        grants: Vec<String>,
+        /// For every buildout (default: only the buildout of this configuration).
+        #[arg(long, conflicts_with = "here")]
+        global: bool,
+        /// Only for the buildout of this configuration (the default).
+        #[arg(long)]
+        here: bool,
+    },
     /// Work with recipes: scaffold, build, publish and fetch them.
     #[command(subcommand)]
     Recipe(recipe::RecipeCommand),
@@ -218,7 +231,8 @@ fn split_assignments(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
         } else if text.contains('=') {
             assignments.push(text);
         } else {
-            in_recipe_command = text == "recipe" && rest.len() == rest.iter().filter(|a| a.to_string_lossy().starts_with('-')).count() + 1;
+            in_recipe_command = (text == "recipe" || text == "grant")
+                && rest.len() == rest.iter().filter(|a| a.to_string_lossy().starts_with('-')).count() + 1;
             rest.push(arg);
         }
     }
@@ -391,18 +405,63 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             crate::plan::build(&config, &options).map_err(|e| e.report())
         }
         Command::Recipe(_) => unreachable!("handled before loading the configuration"),
+        Command::Grant { grants, global, .. } => grant(&config, grants, *global),
         Command::Plan { sandbox } => {
             let options = sandbox.build_options(&[], cli.quiet > 0, command_line_grants)?;
-            let actions = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
+            let (actions, capabilities) = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
             if actions.is_empty() {
                 println!("nothing to do");
             }
             for action in actions {
                 println!("{action}");
             }
+            if !capabilities.is_empty() {
+                println!("capabilities:");
+                for line in capabilities {
+                    println!("{line}");
+                }
+            }
             Ok(())
         }
     }
+}
+
+/// `bo grant`: writes the grants to the user's grants file, each bound to the
+/// recipe its part has in this configuration.
+fn grant(config: &Config, grants: &[String], global: bool) -> Result<(), String> {
+    let mut session = config.evaluate().map_err(report)?;
+    let mut bound = Vec::new();
+    for text in grants {
+        let mut grant: crate::trust::grants::Grant = text.parse().map_err(|e| format!("error: {e}"))?;
+        if grant.recipe.is_none() && grant.part != "*" && grant.part != crate::trust::CONFIG_GRANTEE {
+            if !config.raw.contains_key(&grant.part) {
+                return Err(format!("error: the configuration has no part {}", grant.part));
+            }
+            session.evaluator.section(&grant.part).map_err(report)?;
+            let reference = session
+                .evaluator
+                .get(&grant.part, "recipe", None)
+                .map_err(report)?
+                .ok_or_else(|| format!("error: the configuration has no part {} with a recipe", grant.part))?;
+            let digest = match crate::plan::recipes::resolve(&reference, &config.directory) {
+                Ok(source) if !reference.trim().starts_with("oci://") => {
+                    let bytes = std::fs::read(&source.path).map_err(|e| format!("error: {}: {e}", source.path.display()))?;
+                    crate::runtime::cache::digest(&bytes)
+                }
+                _ => String::new(),
+            };
+            grant.recipe = Some(crate::trust::grants::recipe_identity(&reference, &digest));
+        }
+        bound.push(grant);
+    }
+    let file = crate::trust::grants::user_grants_file();
+    let directory = crate::trust::canonical(config.config_file.parent().unwrap_or(Path::new(".")));
+    crate::trust::grants_file::add(&file, (!global).then_some(directory.as_path()), &bound).map_err(|m| format!("error: {m}"))?;
+    for grant in &bound {
+        println!("granted {grant}");
+    }
+    println!("(in {})", file.display());
+    Ok(())
 }
 
 fn query(config: &Config, key: &[String], json: bool) -> Result<(), String> {

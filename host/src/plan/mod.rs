@@ -10,6 +10,7 @@
 //! - `jobs`: running parts, in parallel where independent, and recording them.
 //! - `develop`: the `[buildout] develop` step.
 
+mod capabilities;
 mod develop;
 pub mod download;
 pub mod installed;
@@ -143,7 +144,8 @@ impl Build {
     }
 
     fn grant(&self, part: &str, recipe: &LoadedRecipe, entry: Option<String>, options: &PartOptions) -> Result<PartGrant, RecipeError> {
-        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &self.grants, &self.layout)?.with_option_outputs(options)?;
+        let user = grants_for(&self.grants, part, recipe);
+        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &self.layout)?.with_option_outputs(options)?;
         grant.entry = entry;
         Ok(grant)
     }
@@ -164,8 +166,8 @@ impl Build {
             let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
             *services.snapshot.lock().unwrap() = ev.snapshot();
-            let mut grant =
-                PartGrant::new(part, &recipe.name, &recipe.declared(), &grants, &layout).map_err(|e| other(ev, e.to_string()))?;
+            let user = grants_for(&grants, part, &recipe);
+            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &layout).map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.
             grant.write.clear();
             grant.entry = source.entry.clone();
@@ -187,6 +189,27 @@ impl Build {
             Ok(())
         })
     }
+}
+
+/// The user's grants that apply to `part` with `recipe`: a grant bound to another
+/// recipe (the configuration changed the part's recipe since) does not, and bo
+/// says so once per part.
+fn grants_for(grants: &UserGrants, part: &str, recipe: &LoadedRecipe) -> UserGrants {
+    let identity = crate::trust::grants::recipe_identity(&recipe.name, &recipe.digest);
+    let (applying, dropped) = grants.for_recipe(part, &identity);
+    if !dropped.is_empty() {
+        static NOTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut noted = NOTED.lock().unwrap();
+        if !noted.iter().any(|p| p == part) {
+            noted.push(part.to_string());
+            let list: Vec<String> = dropped.iter().map(|g| g.to_string()).collect();
+            crate::progress::eprintln(&format!(
+                "note: part {part} now uses recipe {identity}; the grants you gave it for another recipe do not apply: {}",
+                list.join(", ")
+            ));
+        }
+    }
+    applying
 }
 
 /// Lists the entries of `dirs` (non-recursively), to undo a failed install.
@@ -248,11 +271,13 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> 
 }
 
 /// `bo plan`: what `bo build` would do, without doing it.
-pub fn plan(config: &Config, options: &BuildOptions) -> Result<Vec<Action>, BuildError> {
+/// Also returns, per part, the capabilities its recipe declares and which are
+/// granted.
+pub fn plan(config: &Config, options: &BuildOptions) -> Result<(Vec<Action>, Vec<String>), BuildError> {
     run(config, options, true)
 }
 
-fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Action>, BuildError> {
+fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<(Vec<Action>, Vec<String>), BuildError> {
     let mut session = config.evaluate()?;
     let settings = session.settings.clone();
     let runtime = Arc::new(
@@ -382,6 +407,11 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
         new_options.insert(part.clone(), opts);
     }
 
+    // Every grant the parts need, at once, before anything runs.
+    let needed = capabilities::check(&build, &install_parts, &new_options);
+    if !dry_run && !needed.missing.is_empty() {
+        return Err(fail(&[installing], capabilities::refusal(&needed.missing)));
+    }
     let mut actions = Vec::new();
     let mut installed_parts = state.part_names();
     for part in installed_parts.clone().iter().rev() {
@@ -537,7 +567,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<Vec<Act
             let _ = std::fs::remove_file(path);
         }
     }
-    Ok(actions)
+    Ok((actions, needed.lines))
 }
 
 /// Where bo keeps its own things for this build, which no recipe may write.

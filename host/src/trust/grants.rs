@@ -58,12 +58,30 @@ impl GrantKind {
     }
 }
 
-/// One user grant: `PART:KIND=VALUE` (`*` for any part).
+/// One user grant: `PART:KIND=VALUE` (`*` for any part), or bound to the recipe
+/// it was given for, `PART@RECIPE:KIND=VALUE` (what `bo grant` writes): a
+/// configuration that gives the part another recipe loses the grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub part: String,
+    /// The recipe identity the grant was given for (see [`recipe_identity`]).
+    pub recipe: Option<String>,
     pub kind: GrantKind,
     pub value: String,
+}
+
+/// What identifies a part's recipe for grants: a recipe by name (bundled, or on
+/// your `BO_RECIPE_PATH`) is its project name; a component file is its digest; an
+/// OCI recipe is its reference.
+pub fn recipe_identity(reference: &str, digest: &str) -> String {
+    let reference = reference.trim();
+    if reference.starts_with("oci://") {
+        reference.to_string()
+    } else if reference.ends_with(".wasm") || reference.contains('/') {
+        digest.to_string()
+    } else {
+        reference.split(':').next().unwrap_or(reference).trim().to_string()
+    }
 }
 
 impl std::str::FromStr for Grant {
@@ -72,13 +90,19 @@ impl std::str::FromStr for Grant {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let usage = || format!("invalid grant {s:?}: expected PART:KIND=VALUE, KIND one of write, outside, host, program, env, build");
         let (target, value) = s.split_once('=').ok_or_else(usage)?;
-        let (part, kind) = target.split_once(':').ok_or_else(usage)?;
+        let (part, kind) = target.rsplit_once(':').ok_or_else(usage)?;
         let kind = GrantKind::parse(kind.trim()).ok_or_else(usage)?;
+        let (part, recipe) = match part.split_once('@') {
+            Some((part, recipe)) if !recipe.trim().is_empty() => (part, Some(recipe.trim().to_string())),
+            Some(_) => return Err(usage()),
+            None => (part, None),
+        };
         if part.trim().is_empty() || value.trim().is_empty() {
             return Err(usage());
         }
         Ok(Grant {
             part: part.trim().to_string(),
+            recipe,
             kind,
             value: value.trim().to_string(),
         })
@@ -87,7 +111,10 @@ impl std::str::FromStr for Grant {
 
 impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}={}", self.part, self.kind.name(), self.value)
+        match &self.recipe {
+            Some(recipe) => write!(f, "{}@{recipe}:{}={}", self.part, self.kind.name(), self.value),
+            None => write!(f, "{}:{}={}", self.part, self.kind.name(), self.value),
+        }
     }
 }
 
@@ -98,6 +125,21 @@ pub struct UserGrants {
 }
 
 impl UserGrants {
+    /// The grants that apply to `part` whose recipe is `identity`: unbound ones,
+    /// and those bound to this recipe. Also returns the grants given to the part
+    /// for another recipe (which no longer apply: the configuration changed it).
+    pub fn for_recipe(&self, part: &str, identity: &str) -> (UserGrants, Vec<Grant>) {
+        let (mut applying, mut dropped) = (Vec::new(), Vec::new());
+        for grant in &self.grants {
+            match &grant.recipe {
+                Some(recipe) if recipe != identity && (grant.part == part || grant.part == "*") => dropped.push(grant.clone()),
+                Some(recipe) if recipe != identity => {}
+                _ => applying.push(grant.clone()),
+            }
+        }
+        (UserGrants { grants: applying }, dropped)
+    }
+
     /// The values `part` was granted for `kind`.
     pub fn values(&self, part: &str, kind: GrantKind) -> Vec<String> {
         self.grants
@@ -551,5 +593,18 @@ mod tests {
     fn grant_syntax() {
         assert!("a:net=x".parse::<Grant>().is_err());
         assert_eq!("*:host=x.org".parse::<Grant>().unwrap().to_string(), "*:host=x.org");
+        let bound: Grant = "cmmi@sha256:ab12:program=make".parse().unwrap();
+        assert_eq!((bound.part.as_str(), bound.recipe.as_deref()), ("cmmi", Some("sha256:ab12")));
+        assert_eq!(bound.to_string(), "cmmi@sha256:ab12:program=make");
+        let user = UserGrants {
+            grants: vec![
+                bound,
+                "cmmi@zc.recipe.cmmi:program=sh".parse().unwrap(),
+                "cmmi:env=CC".parse().unwrap(),
+            ],
+        };
+        let (applying, dropped) = user.for_recipe("cmmi", "zc.recipe.cmmi");
+        assert_eq!(applying.grants.len(), 2);
+        assert_eq!(dropped.len(), 1);
     }
 }

@@ -17,12 +17,14 @@
 //! - [`settings`]: `[buildout]` settings that make bo write or execute.
 //! - [`cap`]: file work for parts through directory handles (cap-std).
 //! - [`extends`]: which configuration files and URLs a configuration may pull in.
+//! - [`grants_file`]: `bo grant`, writing the user's grants file.
 //! - [`network`]: which hosts a part's `python.install` may reach.
 //! - [`places`]: which directories a recipe may be given to write.
 
 pub mod cap;
 pub mod extends;
 pub mod grants;
+pub mod grants_file;
 pub mod network;
 pub mod places;
 pub mod settings;

@@ -1,0 +1,90 @@
+//! Writing the user's grants file (`bo grant`): grants bound to the recipe each
+//! part has now, kept for this buildout (`[buildout."DIR"]`) or for every buildout
+//! (`grants` at the top). Reading it is [`super::grants::UserGrants::add_from_file`].
+
+use std::path::Path;
+
+use super::grants::Grant;
+
+/// Adds `grants` to the grants file `file`: for the buildout in `directory`, or
+/// for every buildout when `directory` is `None`. Grants already there are not
+/// repeated. The file is written atomically (never through a link).
+pub fn add(file: &Path, directory: Option<&Path>, grants: &[Grant]) -> Result<(), String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read the grants file {}: {e}", file.display())),
+    };
+    let bad = |m: String| format!("grants file {}: {m}", file.display());
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| bad(e.to_string()))?;
+    let list = match directory {
+        None => doc
+            .entry("grants")
+            .or_insert(toml_edit::value(toml_edit::Array::new()))
+            .as_array_mut()
+            .ok_or_else(|| bad("grants must be a list".into()))?,
+        Some(directory) => {
+            let key = directory.display().to_string();
+            let buildout = doc
+                .entry("buildout")
+                .or_insert(toml_edit::Item::Table(toml_edit::Table::new()))
+                .as_table_like_mut()
+                .ok_or_else(|| bad("[buildout] must hold tables named by directory".into()))?;
+            let table = buildout
+                .entry(&key)
+                .or_insert(toml_edit::Item::Table(toml_edit::Table::new()))
+                .as_table_like_mut()
+                .ok_or_else(|| bad(format!("[buildout.\"{key}\"] must be a table")))?;
+            table
+                .entry("grants")
+                .or_insert(toml_edit::value(toml_edit::Array::new()))
+                .as_array_mut()
+                .ok_or_else(|| bad(format!("[buildout.\"{key}\"] grants must be a list")))?
+        }
+    };
+    for grant in grants {
+        let text = grant.to_string();
+        if !list.iter().any(|v| v.as_str() == Some(text.as_str())) {
+            list.push(text);
+        }
+    }
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    crate::plan::installed::write_atomically(file, doc.to_string().as_bytes())
+        .map_err(|e| format!("cannot write the grants file {}: {e}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::grants::UserGrants;
+
+    #[test]
+    fn written_grants_are_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bo/grants.toml");
+        let here = dir.path().canonicalize().unwrap();
+        let g = |s: &str| s.parse::<Grant>().unwrap();
+        add(&file, Some(&here), &[g("cmmi@zc.recipe.cmmi:program=make")]).unwrap();
+        add(
+            &file,
+            Some(&here),
+            &[g("cmmi@zc.recipe.cmmi:program=make"), g("cmmi@zc.recipe.cmmi:program=sh")],
+        )
+        .unwrap();
+        add(&file, None, &[g("*:host=pypi.org")]).unwrap();
+        let mut read = UserGrants::default();
+        read.add_from_file(&file, &here).unwrap();
+        let mut got: Vec<String> = read.grants.iter().map(|g| g.to_string()).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "*:host=pypi.org",
+                "cmmi@zc.recipe.cmmi:program=make",
+                "cmmi@zc.recipe.cmmi:program=sh"
+            ]
+        );
+    }
+}
