@@ -338,12 +338,15 @@ pub fn main() -> i32 {
     // counts, before or after the command.
     let mut cli = cli;
     cli.grants = every_grant;
+    if matches!(cli.command, None | Some(Command::Build { .. })) {
+        crate::runtime::install_interrupt_handler();
+    }
     match run(&cli, &assignments) {
         Ok(()) => 0,
         Err(message) => {
             let _ = std::io::stdout().flush();
             eprintln!("{message}");
-            1
+            if crate::runtime::interrupted() { 130 } else { 1 }
         }
     }
 }

@@ -85,6 +85,9 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
     let (sender, receiver) = std::sync::mpsc::channel::<(Started, Result<Vec<String>, RecipeError>)>();
     std::thread::scope(|scope| {
         loop {
+            if crate::runtime::interrupted() && failure.is_none() {
+                failure = Some(fail(&[], "interrupted"));
+            }
             while failure.is_none() && running.len() < max_parallel {
                 let Some(job) = pending.front() else { break };
                 let ready = job.dependencies.iter().all(|d| done.contains(d));

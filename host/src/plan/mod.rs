@@ -311,6 +311,7 @@ fn run(config: &Config, options: &BuildOptions, dry_run: bool) -> Result<(Vec<Ac
         develop: Mutex::new(Vec::new()),
         interpreters: crate::trust::settings::Interpreters::new(config, &grants),
         index_hosts: crate::trust::network::IndexHosts::new(config, &grants),
+        verbose: settings.verbosity > 0,
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),

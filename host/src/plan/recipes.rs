@@ -210,6 +210,8 @@ pub struct BuildServices {
     pub interpreters: crate::trust::settings::Interpreters,
     /// The hosts each part's `python.install` may reach.
     pub index_hosts: crate::trust::network::IndexHosts,
+    /// `-v`: show debug lines (programs' output as it comes).
+    pub verbose: bool,
 }
 
 impl BuildServices {
@@ -484,6 +486,7 @@ impl HostServices for BuildServices {
 
     fn log(&self, part: &str, level: Level, message: &str) {
         match level {
+            Level::Debug if self.verbose => crate::progress::println(&format!("{part}: {message}")),
             Level::Debug => {}
             Level::Info if self.quiet => {}
             Level::Info => crate::progress::println(&format!("{part}: {message}")),

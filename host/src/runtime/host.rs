@@ -233,14 +233,13 @@ impl Host for PartState {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         confinement.apply(&mut command);
-        let output = match run_with_timeout(command, timeout) {
-            Ok(output) => output,
-            Err(e) => return Ok(Err(format!("cannot run {}: {e}", request.program))),
-        };
-        for line in output.stdout.lines().chain(output.stderr.lines()) {
-            self.services.log(&self.grant.part, Level::Debug, line);
+        // Output reaches the log line by line as it comes (shown with -v).
+        let (services, part) = (self.services.clone(), self.grant.part.clone());
+        let mut on_line = |line: &str| services.log(&part, Level::Debug, line);
+        match run_with_timeout(command, timeout, &mut on_line) {
+            Ok(output) => Ok(Ok(output)),
+            Err(e) => Ok(Err(format!("cannot run {}: {e}", request.program))),
         }
-        Ok(Ok(output))
     }
 }
 
@@ -369,51 +368,88 @@ fn find_program(program: &str) -> Option<PathBuf> {
 /// How much of a program's output bo keeps (each stream).
 const MAX_RUN_OUTPUT: u64 = 16 << 20;
 
-fn run_with_timeout(mut command: Command, timeout: Duration) -> std::io::Result<RunOutput> {
+/// Runs `command` (its own process group) for at most `timeout`, handing each line
+/// of its output to `on_line` as it comes; stops the whole group on timeout or
+/// when bo is interrupted (Ctrl-C, SIGTERM).
+fn run_with_timeout(mut command: Command, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> std::io::Result<RunOutput> {
+    use std::io::BufRead;
     // Its own process group, so that a timeout stops the grandchildren too.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    // Readers report through channels: a program that leaves a background process
-    // holding its output open must not keep bo waiting once it has exited.
-    let capped = |mut pipe: Box<dyn Read + Send>| {
-        let (sender, receiver) = std::sync::mpsc::channel();
+    // Readers send lines through one channel: a program that leaves a background
+    // process holding its output open must not keep bo waiting once it has exited.
+    let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
+    let reader = |pipe: Box<dyn Read + Send>, is_err: bool| {
+        let sender = sender.clone();
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = (&mut pipe).take(MAX_RUN_OUTPUT).read_to_end(&mut buf);
-            let _ = sender.send(buf);
-            // Drain the rest so the program is not blocked on a full pipe.
-            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            let mut pipe = std::io::BufReader::new(pipe);
+            let mut kept = 0u64;
+            loop {
+                let mut line = Vec::new();
+                match pipe.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        kept += n as u64;
+                        // Past the cap the rest is drained, not kept.
+                        if kept <= MAX_RUN_OUTPUT && sender.send((is_err, line)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
         });
-        receiver
     };
-    let out_reader = capped(Box::new(stdout));
-    let err_reader = capped(Box::new(stderr));
+    reader(Box::new(stdout), false);
+    reader(Box::new(stderr), true);
+    drop(sender);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut take = |(is_err, line): (bool, Vec<u8>), on_line: &mut dyn FnMut(&str)| {
+        on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+        if is_err { err.extend(line) } else { out.extend(line) }
+    };
     let start = Instant::now();
+    let stop_group = |child: &mut std::process::Child| {
+        // SAFETY: kill(2) on the child's process group, which it leads.
+        #[cfg(unix)]
+        unsafe {
+            libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    };
     let status = loop {
+        while let Ok(message) = receiver.try_recv() {
+            take(message, on_line);
+        }
         if let Some(status) = child.try_wait()? {
             break status.code().unwrap_or(-1);
         }
+        if super::interrupted() {
+            stop_group(&mut child);
+            return Err(std::io::Error::other("interrupted"));
+        }
         if start.elapsed() > timeout {
-            // SAFETY: kill(2) on the child's process group, which it leads.
-            #[cfg(unix)]
-            unsafe {
-                libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_group(&mut child);
             break -1;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        if let Ok(message) = receiver.recv_timeout(Duration::from_millis(5)) {
+            take(message, on_line);
+        }
     };
-    let collect = |reader: std::sync::mpsc::Receiver<Vec<u8>>| {
-        String::from_utf8_lossy(&reader.recv_timeout(Duration::from_secs(2)).unwrap_or_default()).into_owned()
-    };
-    let stdout = collect(out_reader);
-    let stderr = collect(err_reader);
-    Ok(RunOutput { status, stdout, stderr })
+    // What is still in the pipes, for a little while (a background process may
+    // hold them open).
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Ok(message) = receiver.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        take(message, on_line);
+    }
+    Ok(RunOutput {
+        status,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -200,9 +200,18 @@ fn start_epoch_ticker(engine: &Engine) {
     let engine = engine.clone();
     STARTED.get_or_init(move || {
         std::thread::spawn(move || {
+            let mut stopped = false;
             loop {
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
+                // Interrupted: push every running recipe past its deadline at once
+                // (each then stops at its next epoch check and is undone).
+                if interrupted() && !stopped {
+                    stopped = true;
+                    for _ in 0..10_000_000 {
+                        engine.increment_epoch();
+                    }
+                }
             }
         });
     });
@@ -372,6 +381,13 @@ impl Runtime {
         // Woken from a capped sleep or a bounded host service past the deadline, a
         // recipe may return before its code meets the epoch check: still a timeout.
         let overran = std::time::Instant::now() > state.deadline;
+        if interrupted() {
+            return Err(RecipeError::Failed {
+                part: p,
+                recipe: r,
+                message: "interrupted".into(),
+            });
+        }
         match result {
             Ok(_) if overran => Err(RecipeError::Timeout {
                 part: p,
@@ -529,9 +545,29 @@ fn manifest_from_json(v: &serde_json::Value) -> Option<Manifest> {
     })
 }
 
-/// Set while a build is being interrupted (Ctrl-C); recipe calls then stop.
+/// Set while a build is being interrupted (Ctrl-C, SIGTERM): running recipes and
+/// programs stop, their parts are undone as a failure is, nothing new starts.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Installs bo's SIGINT/SIGTERM handler: the first signal interrupts the build
+/// (which then cleans up and exits), a second one exits at once.
+pub fn install_interrupt_handler() {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_signal(_: libc::c_int) {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                // SAFETY: _exit is async-signal-safe.
+                unsafe { libc::_exit(130) };
+            }
+        }
+        // SAFETY: the handler only touches an atomic (and may _exit).
+        unsafe {
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        }
+    }
 }

@@ -1,0 +1,94 @@
+//! Programs a part runs, as a user at a terminal meets them: their output arrives
+//! line by line while they run (with -v), and Ctrl-C stops them with bo, undoing
+//! the part as a failure does, so that the next build converges.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::TestBuildout;
+
+fn spawn_bo(b: &TestBuildout, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bo"))
+        .args(args)
+        .current_dir(&b.root)
+        .env("HOME", b.root.join("home"))
+        .env("BO_CACHE_DIR", support::repo_root().join("target/test-cache"))
+        .env("BO_RECIPE_PATH", &b.recipe_path)
+        .env_remove("BO_GRANTS_FILE")
+        .env("CI", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn output_lines_arrive_while_the_program_runs() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo first-line; sleep 3; echo second-line\n",
+    );
+    let started = Instant::now();
+    let mut bo = spawn_bo(&b, &["-U", "-v", "build", "--grant", "cmd:program=sh"]);
+    let stdout = BufReader::new(bo.stdout.take().unwrap());
+    let mut first_at = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if first_at.is_none() && line.contains("first-line") && !line.contains("Running") {
+            first_at = Some(started.elapsed());
+        }
+    }
+    let status = bo.wait().unwrap();
+    let total = started.elapsed();
+    assert!(status.success());
+    let first_at = first_at.expect("the program's first line was shown");
+    assert!(
+        first_at + Duration::from_millis(1500) < total,
+        "first line at {first_at:?}, bo done at {total:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_programs_and_leaves_a_consistent_state() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = mkdir -p ${buildout:parts-directory}/cmd && echo $$ > ${buildout:parts-directory}/cmd/pid && exec sleep 60\n",
+    );
+    let mut bo = spawn_bo(&b, &["-U", "build", "--grant", "cmd:program=sh"]);
+    let pid_file = b.root.join("parts/cmd/pid");
+    let waited = Instant::now();
+    while !pid_file.exists() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // SAFETY: signalling processes this test started.
+    unsafe { libc::kill(bo.id() as i32, libc::SIGINT) };
+    let stopped = Instant::now();
+    let status = bo.wait().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "bo took {:?} to stop",
+        stopped.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    assert!(!alive, "the program (pid {pid}) outlived bo");
+    // The part was undone; the state file says nothing of it.
+    assert!(!b.root.join("parts/cmd").exists());
+    assert!(!b.read(".installed.cfg").contains("[cmd]"));
+    // The next build converges.
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo again\n",
+    );
+    let got = b.bo(&["-U", "build", "--grant", "cmd:program=sh"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+}
