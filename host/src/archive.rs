@@ -238,7 +238,7 @@ fn link_leaving(root: &Path) -> Option<PathBuf> {
                     Ok(real) => real.starts_with(&real_root),
                     Err(_) => {
                         let target = std::fs::read_link(&path).unwrap_or_default();
-                        let lexical = crate::config::abspath(path.parent().unwrap_or(root), &target);
+                        let lexical = crate::fsutil::abspath(path.parent().unwrap_or(root), &target);
                         !target.is_absolute() && lexical.starts_with(root)
                     }
                 };

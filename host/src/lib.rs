@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod fsutil;
 pub mod net;
 pub mod oci;
 pub mod plan;

@@ -186,13 +186,3 @@ pub fn join_url(base: &str, href: &str) -> String {
         Err(_) => href.to_string(),
     }
 }
-
-/// A fresh temporary path in `target`'s directory (for write-then-rename), unique
-/// across processes and threads.
-pub fn temp_path_beside(target: &std::path::Path) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.{}.{n}.part", std::process::id()))
-}

@@ -149,7 +149,7 @@ impl RegistryArgs {
             insecure: self.insecure,
             ca_file: self.ca_file.clone(),
             offline,
-            store: crate::runtime::cache::default_cache_dir().join("oci"),
+            store: crate::fsutil::default_cache_dir().join("oci"),
         }
     }
 }
@@ -170,7 +170,7 @@ impl SandboxArgs {
                 allow_unconfined_programs: self.allow_unconfined_programs,
                 ..Default::default()
             },
-            cache_dir: crate::runtime::cache::default_cache_dir(),
+            cache_dir: crate::fsutil::default_cache_dir(),
             quiet,
             oci: self.registry.options(false),
             jobs: self

@@ -64,7 +64,7 @@ pub enum RecipeCommand {
 }
 
 fn runtime() -> Result<Runtime, String> {
-    Runtime::new(crate::runtime::cache::default_cache_dir(), Limits::default())
+    Runtime::new(crate::fsutil::default_cache_dir(), Limits::default())
         .map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
 }
 

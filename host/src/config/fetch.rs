@@ -123,7 +123,7 @@ impl ConfigFetcher for UrlFetcher {
 
 /// A temporary file beside `path`, renamed over it: never written through a link.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = crate::net::temp_path_beside(path);
+    let tmp = crate::fsutil::temp_path_beside(path);
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -134,21 +134,7 @@ pub fn default_executable() -> String {
     "python3".to_string()
 }
 
-/// Lexically normalised absolute path (Python's `os.path.abspath`).
-pub fn abspath(base: &Path, path: &Path) -> PathBuf {
-    let joined = base.join(path);
-    let mut out = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub use crate::fsutil::abspath;
 
 fn expand_user(path: &str) -> String {
     if path == "~" || path.starts_with("~/") {

@@ -71,7 +71,7 @@ impl TargetEnv {
     /// [`interpreter_fingerprint`]): starting Python, through a pyenv shim say, can
     /// cost more than a whole no-op build.
     pub fn probe_python(python: &str) -> Option<TargetEnv> {
-        let memo = interpreter_fingerprint(python).map(|key| crate::runtime::cache::default_cache_dir().join("interpreters").join(key));
+        let memo = interpreter_fingerprint(python).map(|key| crate::fsutil::default_cache_dir().join("interpreters").join(key));
         if let Some(text) = memo.as_ref().and_then(|m| std::fs::read_to_string(m).ok())
             && let Some(env) = TargetEnv::parse_probe(&text)
         {
@@ -89,7 +89,7 @@ impl TargetEnv {
         let env = TargetEnv::parse_probe(&text)?;
         if let Some(memo) = memo {
             let _ = std::fs::create_dir_all(memo.parent().unwrap_or(std::path::Path::new(".")));
-            let tmp = crate::net::temp_path_beside(&memo);
+            let tmp = crate::fsutil::temp_path_beside(&memo);
             let _ = std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &memo));
         }
         Some(env)

@@ -85,7 +85,7 @@ pub fn login(registry: &str, user: &str, password: &str) -> Result<PathBuf, Stri
     config["auths"][registry] = serde_json::json!({ "auth": encoded });
     std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
     let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-    crate::plan::installed::write_atomically(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::fsutil::write_atomically(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -53,7 +53,7 @@ pub fn fetch(
     check_digest(&bytes, sha256, md5, url)?;
     std::fs::create_dir_all(target.parent().unwrap()).map_err(|e| format!("cannot create the download cache: {e}"))?;
     // A unique temporary name: parallel parts may fetch the same file at once.
-    let tmp = crate::net::temp_path_beside(&target);
+    let tmp = crate::fsutil::temp_path_beside(&target);
     std::fs::write(&tmp, &bytes)
         .and_then(|_| std::fs::rename(&tmp, &target))
         .map_err(|e| format!("cannot store {url}: {e}"))?;

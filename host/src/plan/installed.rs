@@ -141,27 +141,7 @@ impl InstalledState {
     }
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written state file.
-/// The temporary file is new (`O_EXCL`: a planted link there is not followed) and
-/// the rename replaces a link at `path` rather than writing through it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Unique per process and call: two builds may write the same file (the cache).
-    let tmp = crate::net::temp_path_beside(path);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_data()
-        })
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
+pub use crate::fsutil::write_atomically;
 
 /// Whether `key` can be written into `.installed.cfg` as one option name (a recipe
 /// returns option names: one with a newline or `[` could forge sections).

@@ -148,12 +148,12 @@ fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
     let Some((_, digest, bytes)) = embedded::BUNDLED.iter().find(|(n, _, _)| *n == name) else {
         return Ok(None);
     };
-    let path = crate::runtime::cache::default_cache_dir()
+    let path = crate::fsutil::default_cache_dir()
         .join("bundled")
         .join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
     if !path.is_file() {
         std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        crate::plan::installed::write_atomically(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::fsutil::write_atomically(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(Some(path))
 }

@@ -321,7 +321,7 @@ impl Index {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let parsed = metadata::parse(&text)?;
                 let _ = std::fs::create_dir_all(cached.parent().unwrap());
-                let tmp = crate::net::temp_path_beside(&cached);
+                let tmp = crate::fsutil::temp_path_beside(&cached);
                 let _ = std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &cached));
                 return Ok(parsed);
             }
@@ -365,7 +365,7 @@ impl Index {
         std::fs::create_dir_all(target.parent().unwrap_or(&self.settings.cache))
             .map_err(|e| format!("cannot create the download cache: {e}"))?;
         // A unique temporary name: parallel parts may fetch the same file at once.
-        let tmp = crate::net::temp_path_beside(&target);
+        let tmp = crate::fsutil::temp_path_beside(&target);
         std::fs::write(&tmp, &bytes)
             .and_then(|_| std::fs::rename(&tmp, &target))
             .map_err(|e| format!("cannot store {}: {e}", candidate.filename))?;

@@ -149,7 +149,7 @@ impl Lock {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        crate::plan::installed::write_atomically(path, self.render().as_bytes())
+        crate::fsutil::write_atomically(path, self.render().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }

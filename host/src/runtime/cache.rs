@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-pub use crate::trust::default_cache_dir;
+pub use crate::fsutil::default_cache_dir;
 
 pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -221,7 +221,7 @@ fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = crate::net::temp_path_beside(path);
+    let tmp = crate::fsutil::temp_path_beside(path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

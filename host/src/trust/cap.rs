@@ -85,7 +85,7 @@ impl Dirs {
         if !parent.as_os_str().is_empty() {
             dir.create_dir_all(parent)?;
         }
-        let tmp_name = crate::net::temp_path_beside(Path::new(&name));
+        let tmp_name = crate::fsutil::temp_path_beside(Path::new(&name));
         let tmp = parent.join(tmp_name.file_name().unwrap_or_default());
         let mut options = cap_std::fs::OpenOptions::new();
         options.write(true).create_new(true);

@@ -339,7 +339,7 @@ impl PartGrant {
             let path = if output == "bin" {
                 layout.bin_directory.clone()
             } else {
-                crate::config::abspath(buildout_dir, Path::new(output))
+                crate::fsutil::abspath(buildout_dir, Path::new(output))
             };
             if !path.starts_with(buildout_dir) {
                 return Err(Denial::OutputEscapes {
@@ -361,7 +361,7 @@ impl PartGrant {
         }
         for outside in &declared.outside {
             // Lexically normalised first: `/srv/app/../../home` is not under `/srv/app`.
-            let normalized = crate::config::abspath(Path::new("/"), Path::new(outside));
+            let normalized = crate::fsutil::abspath(Path::new("/"), Path::new(outside));
             let value = normalized.to_string_lossy().into_owned();
             if !user.granted(part, GrantKind::Outside, &value) {
                 return Err(Denial::NotGranted {
@@ -416,7 +416,7 @@ impl PartGrant {
                 Some(value.trim()).filter(|v| !v.is_empty()).into_iter().collect()
             };
             for value in values {
-                let path = crate::config::abspath(&buildout_dir, Path::new(value));
+                let path = crate::fsutil::abspath(&buildout_dir, Path::new(value));
                 let dir = if is_dir {
                     path
                 } else {
@@ -522,13 +522,13 @@ impl PartGrant {
 
     /// Whether `path` (absolute) lies in a directory the part may write.
     pub fn may_write(&self, path: &Path) -> bool {
-        let path = crate::config::abspath(Path::new("/"), path);
+        let path = crate::fsutil::abspath(Path::new("/"), path);
         self.write.iter().any(|dir| path.starts_with(dir))
     }
 
     /// Whether `path` (absolute) lies inside the buildout or a granted outside dir.
     pub fn may_own(&self, path: &Path) -> bool {
-        let path = crate::config::abspath(Path::new("/"), path);
+        let path = crate::fsutil::abspath(Path::new("/"), path);
         self.read.iter().chain(&self.write).any(|dir| path.starts_with(dir))
     }
 }

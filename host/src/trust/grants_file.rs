@@ -51,7 +51,7 @@ pub fn add(file: &Path, directory: Option<&Path>, grants: &[Grant]) -> Result<()
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    crate::plan::installed::write_atomically(file, doc.to_string().as_bytes())
+    crate::fsutil::write_atomically(file, doc.to_string().as_bytes())
         .map_err(|e| format!("cannot write the grants file {}: {e}", file.display()))
 }
 

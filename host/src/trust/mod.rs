@@ -69,7 +69,7 @@ pub fn user_defaults_dir() -> Option<PathBuf> {
 /// `path` made absolute and lexically normalised, then resolved as far as it exists
 /// (symlinks included); the missing rest is appended as written.
 pub fn canonical(path: &Path) -> PathBuf {
-    let lexical = crate::config::abspath(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")), path);
+    let lexical = crate::fsutil::abspath(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")), path);
     let mut existing = lexical.as_path();
     loop {
         if let Ok(real) = std::fs::canonicalize(existing) {
@@ -100,15 +100,4 @@ pub fn bo_cache_root() -> PathBuf {
     canonical(&default_cache_dir())
 }
 
-/// bo's cache root: `BO_CACHE_DIR`, else `$XDG_CACHE_HOME/bo`, else `~/.cache/bo`
-/// (the user's environment decides; no configuration value can move it).
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BO_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("bo");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("bo")
-}
+pub use crate::fsutil::default_cache_dir;

@@ -49,7 +49,7 @@ pub fn check_directories(
     let raw = |option: &str| {
         evaluated(option)
             .filter(|v| !v.trim().is_empty())
-            .map(|v| crate::config::abspath(&settings.directory, Path::new(v.trim())))
+            .map(|v| crate::fsutil::abspath(&settings.directory, Path::new(v.trim())))
     };
     let mut checks = vec![
         PathSetting {
