@@ -65,12 +65,22 @@ fn modules_import_only_their_layer_and_below() {
     let mut violations = Vec::new();
     for file in &files {
         let relative = file.strip_prefix(&src).unwrap();
-        let module = relative.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
         if module == "lib" || module == "main" {
             continue;
         }
         let Some(&own) = layer.get(module.as_str()) else {
-            violations.push(format!("{}: module {module} has no layer in tests/architecture.rs (and ARCHITECTURE.md)", relative.display()));
+            violations.push(format!(
+                "{}: module {module} has no layer in tests/architecture.rs (and ARCHITECTURE.md)",
+                relative.display()
+            ));
             continue;
         };
         for target in referenced(&std::fs::read_to_string(file).unwrap()) {
@@ -78,9 +88,10 @@ fn modules_import_only_their_layer_and_below() {
                 continue;
             }
             match layer.get(target.as_str()) {
-                Some(&theirs) if theirs > own => {
-                    violations.push(format!("{}: {module} (layer {own}) imports {target} (layer {theirs})", relative.display()))
-                }
+                Some(&theirs) if theirs > own => violations.push(format!(
+                    "{}: {module} (layer {own}) imports {target} (layer {theirs})",
+                    relative.display()
+                )),
                 Some(_) => {
                     graph.entry(module.clone()).or_default().insert(target);
                 }
@@ -89,7 +100,12 @@ fn modules_import_only_their_layer_and_below() {
         }
     }
     // Modules of one layer may use each other, but never in a circle.
-    fn visit(node: &str, graph: &BTreeMap<String, BTreeSet<String>>, stack: &mut Vec<String>, done: &mut BTreeSet<String>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
         if let Some(at) = stack.iter().position(|n| n == node) {
             let mut cycle = stack[at..].to_vec();
             cycle.push(node.to_string());

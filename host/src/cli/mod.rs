@@ -74,6 +74,9 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         sandbox: SandboxArgs,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List every option with its value and where it came from.
     Annotate {
@@ -409,20 +412,30 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         }
         Command::Recipe(_) => unreachable!("handled before loading the configuration"),
         Command::Grant { grants, global, .. } => grant(&config, grants, *global),
-        Command::Plan { sandbox } => {
+        Command::Plan { sandbox, json } => {
             let options = sandbox.build_options(&[], cli.quiet > 0, command_line_grants)?;
-            let (actions, capabilities) = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
+            let plan = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
+            if *json {
+                let text = serde_json::to_string_pretty(&plan.to_json()).map_err(|e| format!("error: {e}"))?;
+                println!("{text}");
+                return Ok(());
+            }
+            let actions = plan.actions();
             if actions.is_empty() {
                 println!("nothing to do");
             }
             for action in actions {
                 println!("{action}");
             }
-            if !capabilities.is_empty() {
+            if !plan.capabilities.is_empty() {
                 println!("capabilities:");
-                for line in capabilities {
+                for line in &plan.capabilities {
                     println!("{line}");
                 }
+            }
+            if !plan.missing_grants.is_empty() {
+                let flags: Vec<String> = plan.missing_grants.iter().map(|(g, _)| format!("--grant {g}")).collect();
+                println!("missing grants: bo build {}", flags.join(" "));
             }
             Ok(())
         }

@@ -64,8 +64,7 @@ pub enum RecipeCommand {
 }
 
 fn runtime() -> Result<Runtime, String> {
-    Runtime::new(crate::fsutil::default_cache_dir(), Limits::default())
-        .map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
+    Runtime::new(crate::fsutil::default_cache_dir(), Limits::default()).map_err(|e| format!("cannot start the recipe runtime: {e:#}"))
 }
 
 const TEMPLATE_LIB: &str = r#"//! RECIPE: a bo recipe. Writes `greeting` into parts/<part>/greeting.txt.

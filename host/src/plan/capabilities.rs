@@ -8,7 +8,7 @@
 
 use indexmap::IndexMap;
 
-use super::Build;
+use super::build::Build;
 use super::installed::PartOptions;
 use crate::runtime::RecipeError;
 use crate::trust::grants::Denial;

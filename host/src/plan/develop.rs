@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Build;
+use super::build::Build;
 
 /// `[buildout] develop`: prepares each project (paths relative to the buildout
 /// directory; a `*` in the last component matches directories) for the resolver,

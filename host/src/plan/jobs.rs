@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::build::{Build, options_list};
 use super::installed::{INSTALLED_PATHS, InstalledState, PartOptions, SIGNATURE};
-use super::{Build, BuildError, fail, list_entries, options_list, remove_recorded};
+use super::removal::{list_entries, remove_recorded};
+use super::{BuildError, fail};
 use crate::runtime::{LoadedRecipe, RecipeError};
 use crate::trust::grants::PartGrant;
 

@@ -149,8 +149,7 @@ impl Lock {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        crate::fsutil::write_atomically(path, self.render().as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::fsutil::write_atomically(path, self.render().as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
 

@@ -1,0 +1,234 @@
+//! What one build works with ([`Build`]): the recipe runtime, the services recipes
+//! call, the user's grants (checked by the trust boundary before anything else),
+//! and the recipe constructor that runs when a part's section is evaluated.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use super::installed::{self, PartOptions};
+use super::recipes::BuildServices;
+use super::{BuildError, BuildOptions, LOCK_FILE, fail};
+use crate::config::{BuildoutSettings, Config, ConfigErrorKind, Evaluator};
+use crate::python::lock::Lock;
+use crate::runtime::{LoadedRecipe, RecipeError, Runtime};
+use crate::trust::grants::{Layout, PartGrant, UserGrants};
+
+/// Starts a build: the user's grants (command line and grants file), the trust
+/// boundary's checks of the settings, the runtime and the services.
+pub(super) fn start(
+    config: &Config,
+    options: &BuildOptions,
+    settings: &BuildoutSettings,
+    ev: &mut Evaluator<'_>,
+) -> Result<Build, BuildError> {
+    let runtime = Arc::new(
+        Runtime::new(options.cache_dir.clone(), options.limits.clone())
+            .map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
+    );
+    let mut grants = options.grants.clone();
+    // Per-directory grants follow where the configuration file lives, not the
+    // `directory` option, which the (untrusted) file itself could set.
+    grants
+        .add_from_file(
+            &crate::trust::grants::user_grants_file(),
+            config
+                .config_file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+        .map_err(|m| fail(&[], m))?;
+    // Substituted values: what bo will use (a `${...}` must not hide where they point).
+    let mut evaluated_paths = HashMap::new();
+    for option in ["download-cache", "extends-cache", "update-versions-file"] {
+        let value = ev.get("buildout", option, None)?;
+        evaluated_paths.insert(option, value);
+    }
+    let evaluated = |option: &str| evaluated_paths.get(option).cloned().flatten();
+    crate::trust::settings::check_directories(config, settings, &grants, &evaluated).map_err(|m| fail(&["Initializing."], m))?;
+    crate::progress::init(options.quiet);
+    let services = Arc::new(services(config, options, settings, &grants)?);
+    Ok(Build {
+        layout: Layout {
+            directory: settings.directory.clone(),
+            parts_directory: settings.parts_directory.clone(),
+            bin_directory: settings.bin_directory.clone(),
+            reserved: reserved_places(settings, options, &evaluated),
+        },
+        runtime,
+        services,
+        grants,
+        recipes: Rc::new(RefCell::new(HashMap::new())),
+    })
+}
+
+fn services(
+    config: &Config,
+    options: &BuildOptions,
+    settings: &BuildoutSettings,
+    grants: &UserGrants,
+) -> Result<BuildServices, BuildError> {
+    Ok(BuildServices {
+        grants: grants.clone(),
+        develop: Mutex::new(Vec::new()),
+        interpreters: crate::trust::settings::Interpreters::new(config, grants),
+        index_hosts: crate::trust::network::IndexHosts::new(config, grants),
+        verbose: settings.verbosity > 0,
+        snapshot: Mutex::new(HashMap::new()),
+        used_buildout_options: Mutex::new(Vec::new()),
+        download_cache: options.cache_dir.join("downloads"),
+        offline: settings.offline,
+        newest: settings.newest,
+        quiet: options.quiet,
+        directory: settings.directory.clone(),
+        eggs_directory: settings.eggs_directory.clone(),
+        lock_mode: options.lock_mode,
+        lock: Mutex::new(Lock::read(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?),
+        resolved: Mutex::new(Default::default()),
+        pulled_recipes: Mutex::new(Default::default()),
+        picked: Mutex::new(Default::default()),
+        oci: crate::oci::OciOptions {
+            offline: settings.offline,
+            store: options.cache_dir.join("oci"),
+            ..options.oci.clone()
+        },
+    })
+}
+
+/// Each part's recipe and the entry its reference named.
+type Recipes = Rc<RefCell<HashMap<String, (Arc<LoadedRecipe>, Option<String>)>>>;
+
+/// What one build works with: where things go, the recipe runtime, the services
+/// recipes call, the user's grants, and each part's loaded recipe.
+pub(super) struct Build {
+    pub(super) layout: Layout,
+    pub(super) runtime: Arc<Runtime>,
+    pub(super) services: Arc<BuildServices>,
+    pub(super) grants: UserGrants,
+    pub(super) recipes: Recipes,
+}
+
+pub(super) fn options_list(options: &PartOptions) -> Vec<(String, String)> {
+    options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Buildout's `__buildout_signature__`: the recipe's project and what identifies
+/// its code (here the component's digest, so any change to the recipe reinstalls).
+pub(super) fn signature(recipe: &LoadedRecipe) -> String {
+    let hex = recipe.digest.trim_start_matches("sha256:");
+    let project = if recipe.name.contains("://") {
+        recipe.name.as_str()
+    } else {
+        recipe.name.split(':').next().unwrap_or(&recipe.name)
+    };
+    format!("{}-{}", project, &hex[..hex.len().min(16)])
+}
+
+impl Build {
+    pub(super) fn load_recipe(&self, reference: &str) -> Result<(Arc<LoadedRecipe>, Option<String>), String> {
+        let source = self.services.resolve_recipe(reference)?;
+        Ok((
+            self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?,
+            source.entry,
+        ))
+    }
+
+    pub(super) fn grant(
+        &self,
+        part: &str,
+        recipe: &LoadedRecipe,
+        entry: Option<String>,
+        options: &PartOptions,
+    ) -> Result<PartGrant, RecipeError> {
+        let user = grants_for(&self.grants, part, recipe);
+        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &self.layout)?.with_option_outputs(options)?;
+        grant.entry = entry;
+        Ok(grant)
+    }
+
+    /// The recipe constructor, run when a part's section is first evaluated.
+    pub(super) fn hook<'c>(&self) -> Box<crate::config::eval::RecipeHook<'c>> {
+        let layout = self.layout.clone();
+        let runtime = self.runtime.clone();
+        let services = self.services.clone();
+        let grants = self.grants.clone();
+        let recipes = self.recipes.clone();
+        Box::new(move |ev: &mut Evaluator<'_>, part: &str| {
+            let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
+            let reference = ev.require(part, "recipe")?;
+            let source = services
+                .resolve_recipe(&reference)
+                .map_err(|m| other(ev, format!("part {part}: {m}")))?;
+            let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
+            let options = ev.options(part)?;
+            *services.snapshot.lock().unwrap() = ev.snapshot();
+            let user = grants_for(&grants, part, &recipe);
+            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &layout).map_err(|e| other(ev, e.to_string()))?;
+            // The constructor only looks: it may read the buildout, not write.
+            grant.write.clear();
+            grant.entry = source.entry.clone();
+            let list = options_list(&options);
+            let changes = runtime
+                .call(&recipe, grant, services.clone(), |r, s| r.call_init(s, part, &list))
+                .map_err(|e| other(ev, e.to_string()))?;
+            for (key, value) in changes {
+                // Recipes return option names; they go into `.installed.cfg`.
+                if !installed::is_option_name(&key) {
+                    return Err(other(
+                        ev,
+                        format!("part {part}: the recipe returned the invalid option name {key:?}"),
+                    ));
+                }
+                ev.set(part, &key, value);
+            }
+            recipes.borrow_mut().insert(part.to_string(), (recipe, source.entry));
+            Ok(())
+        })
+    }
+}
+
+/// The user's grants that apply to `part` with `recipe`: a grant bound to another
+/// recipe (the configuration changed the part's recipe since) does not, and bo
+/// says so once per part.
+fn grants_for(grants: &UserGrants, part: &str, recipe: &LoadedRecipe) -> UserGrants {
+    let identity = crate::trust::grants::recipe_identity(&recipe.name, &recipe.digest);
+    let (applying, dropped) = grants.for_recipe(part, &identity);
+    if !dropped.is_empty() {
+        static NOTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut noted = NOTED.lock().unwrap();
+        if !noted.iter().any(|p| p == part) {
+            noted.push(part.to_string());
+            let list: Vec<String> = dropped.iter().map(|g| g.to_string()).collect();
+            crate::progress::eprintln(&format!(
+                "note: part {part} now uses recipe {identity}; the grants you gave it for another recipe do not apply: {}",
+                list.join(", ")
+            ));
+        }
+    }
+    applying
+}
+
+/// Where bo keeps its own things for this build, which no recipe may write.
+fn reserved_places(
+    settings: &BuildoutSettings,
+    options: &BuildOptions,
+    evaluated: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, PathBuf)> {
+    let mut places = vec![
+        ("eggs directory".to_string(), settings.eggs_directory.clone()),
+        ("develop-eggs directory".to_string(), settings.develop_eggs_directory.clone()),
+        ("cache".to_string(), options.cache_dir.clone()),
+    ];
+    for option in ["download-cache", "extends-cache"] {
+        if let Some(value) = evaluated(option).filter(|v| !v.trim().is_empty()) {
+            places.push((
+                option.replace('-', " "),
+                crate::config::abspath(&settings.directory, Path::new(value.trim())),
+            ));
+        }
+    }
+    places
+}
