@@ -82,3 +82,21 @@ fn a_part_whose_recipe_changes_loses_its_grants() {
     );
     assert!(got.stderr.contains("--grant cmd:program=true"), "{}", got.stderr);
 }
+
+#[test]
+fn another_entry_of_the_same_project_is_another_recipe() {
+    let mut b = TestBuildout::with_recipes();
+    let grants_file = b.root.join("home/grants.toml");
+    b.env.push(("BO_GRANTS_FILE".into(), grants_file.display().to_string()));
+    b.write("buildout.cfg", "[buildout]\nparts = p\n[p]\nrecipe = tinyrecipe\n");
+    assert_eq!(b.bo(&["-U", "grant", "p:env=HOME"]).code, 0);
+    assert!(std::fs::read_to_string(&grants_file).unwrap().contains("p@tinyrecipe:env=HOME"));
+    b.write("buildout.cfg", "[buildout]\nparts = p\n[p]\nrecipe = tinyrecipe:noop\n");
+    let got = b.bo(&["-U", "build"]);
+    assert!(
+        got.stderr
+            .contains("note: part p now uses recipe tinyrecipe:noop; the grants you gave it for another recipe do not apply"),
+        "{}",
+        got.stderr
+    );
+}

@@ -597,3 +597,87 @@ fn granted_programs_run_confined() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
     assert_eq!(connections.load(Ordering::SeqCst), 0, "the program reached the server");
 }
+
+/// More of what a confined program may not do: connect to a named Unix socket
+/// (an ssh-agent, Docker, D-Bus), use the network on a host grant its recipe does
+/// not declare, leave a daemon running after it (`setsid`, `nohup`), or keep a
+/// controlling terminal.
+#[test]
+fn confined_programs_cannot_reach_sockets_or_outlive_their_run() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket_path = sockets.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (base, connections) = counting_server();
+    let port = base.rsplit(':').next().unwrap();
+    let b = TestBuildout::with_recipes();
+    let dir = "${buildout:parts-directory}/cmd";
+    let script = [
+        format!("mkdir -p {dir}"),
+        format!(
+            "python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('{}')\" 2> {dir}/unix.err; echo unix=$? >> {dir}/log",
+            socket_path.display()
+        ),
+        format!("bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}'; echo tcp=$? >> {dir}/log"),
+        format!("awk '{{print \"tty_nr=\" $7}}' /proc/self/stat >> {dir}/log"),
+        format!("setsid sh -c 'while true; do echo beat >> {dir}/beat; sleep 0.2; done' > /dev/null 2>&1 & true"),
+        format!("(nohup sh -c 'while true; do echo beat >> {dir}/beat2; sleep 0.2; done' > /dev/null 2>&1 &)"),
+        "sleep 1".to_string(),
+    ]
+    .join(" ; ");
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = {script}\n"),
+    );
+    // A host grant the recipe does not declare opens no network.
+    let got = b.bo(&["-U", "build", "--grant", "cmd:program=sh", "--grant", "cmd:host=127.0.0.1"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let log = b.read("parts/cmd/log");
+    assert!(
+        log.contains("unix=") && !log.contains("unix=0"),
+        "{log}\n{}\n{}",
+        b.read("parts/cmd/unix.err"),
+        got.stdout
+    );
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a program connected to the socket"
+    );
+    assert!(log.contains("tcp=") && !log.contains("tcp=0"), "{log}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+    assert!(log.contains("tty_nr=0"), "{log}");
+    // The daemons died with the program.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (beat, beat2) = (b.read("parts/cmd/beat").len(), b.read("parts/cmd/beat2").len());
+    assert!(beat > 0 && beat2 > 0, "the daemons ran");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(
+        (b.read("parts/cmd/beat").len(), b.read("parts/cmd/beat2").len()),
+        (beat, beat2),
+        "a daemon outlived its run"
+    );
+}
+
+/// An archive that unpacks to more than bo allows (a few hundred KiB of xz that
+/// would be gigabytes) is refused, without holding it in memory.
+#[test]
+fn archive_bombs_are_refused() {
+    let mut b = TestBuildout::with_recipes();
+    // 64 MiB of zeros, compressed to a few dozen KiB, against a 32 MiB limit (the
+    // default is 8 GiB; the user's environment may set another).
+    b.env.push(("BO_MAX_UNPACKED".into(), (32u64 << 20).to_string()));
+    let script = format!(
+        "cd {root} && head -c 67108864 /dev/zero > zeros && tar -cf - zeros | gzip -1 > bomb.tar.gz && rm zeros",
+        root = b.root.display()
+    );
+    let made = std::process::Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(made.success());
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = dl\n[dl]\nrecipe = hexagonit.recipe.download\nurl = file://${buildout:directory}/bomb.tar.gz\n",
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(got.stderr.contains("unpacks to more than 32 MiB"), "{}", got.stderr);
+    assert!(!b.root.join("parts/dl/zeros").exists());
+}

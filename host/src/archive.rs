@@ -26,12 +26,79 @@ pub enum ArchiveError {
     NotOneTopLevel { archive: String, count: usize },
     #[error("cannot unpack {archive}: {target} already exists (remove it, or let the recipe replace existing files)")]
     Exists { archive: String, target: String },
+    #[error("archive {archive} unpacks to more than {} MiB; refusing to go on", limit >> 20)]
+    TooLarge { archive: String, limit: u64 },
+    #[error("unpacking {archive} ran past the recipe's time limit")]
+    TimedOut { archive: String },
     #[error("cannot unpack {archive} into {destination}: {message}")]
     Write {
         archive: String,
         destination: String,
         message: String,
     },
+}
+
+/// What one extraction may cost: bytes unpacked, and a deadline (a recipe's time
+/// limit). A compressed archive of a few hundred KiB can unpack to gigabytes.
+pub struct Budget {
+    pub max_bytes: u64,
+    pub used: u64,
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// Unpacked bytes allowed by default: 8 GiB.
+pub const MAX_UNPACKED: u64 = 8 << 30;
+
+impl Budget {
+    /// The default limit, or `BO_MAX_UNPACKED` (bytes) from the user's environment.
+    pub fn new(deadline: Option<std::time::Instant>) -> Budget {
+        let max_bytes = std::env::var("BO_MAX_UNPACKED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MAX_UNPACKED);
+        Budget {
+            max_bytes,
+            used: 0,
+            deadline,
+        }
+    }
+
+    /// Counts `bytes` more; an error if over the limit or past the deadline.
+    fn spend(&mut self, bytes: u64, archive: &str) -> Result<(), ArchiveError> {
+        if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(ArchiveError::TimedOut {
+                archive: archive.to_string(),
+            });
+        }
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.max_bytes {
+            return Err(ArchiveError::TooLarge {
+                archive: archive.to_string(),
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A writer that refuses to write more than `left` bytes (decompressing xz to disk).
+struct Capped<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other("the archive unpacks to more than allowed"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 enum Format {
@@ -113,6 +180,7 @@ pub fn extract(archive: &Path, destination: &Path, strip_top_level: bool, replac
         staging_parent,
         strip_top_level,
         replace_existing,
+        &mut Budget::new(None),
     );
     if result.is_err() && !existed {
         // A bad archive leaves nothing behind.
@@ -135,6 +203,7 @@ pub fn extract_into(
     staging_parent: &Path,
     strip_top_level: bool,
     replace_existing: bool,
+    budget: &mut Budget,
 ) -> Result<Vec<PathBuf>, ArchiveError> {
     let name = name.to_string();
     let mut file = file;
@@ -160,14 +229,31 @@ pub fn extract_into(
         .map_err(write_error)?;
     let reader = BufReader::new(file);
     match format {
-        Format::Zip => unpack_zip(reader, staging.path(), &name, destination)?,
-        Format::Tar => unpack_tar(reader, staging.path(), &name, destination)?,
-        Format::Gzip => unpack_tar(flate2::bufread::GzDecoder::new(reader), staging.path(), &name, destination)?,
-        Format::Bzip2 => unpack_tar(bzip2::bufread::BzDecoder::new(reader), staging.path(), &name, destination)?,
+        Format::Zip => unpack_zip(reader, staging.path(), &name, destination, budget)?,
+        Format::Tar => unpack_tar(reader, staging.path(), &name, destination, budget)?,
+        Format::Gzip => unpack_tar(flate2::bufread::GzDecoder::new(reader), staging.path(), &name, destination, budget)?,
+        Format::Bzip2 => unpack_tar(bzip2::bufread::BzDecoder::new(reader), staging.path(), &name, destination, budget)?,
         Format::Xz => {
-            let mut decoded = Vec::new();
-            lzma_rs::xz_decompress(&mut { reader }, &mut decoded).map_err(|e| read_error(e.to_string()))?;
-            unpack_tar(std::io::Cursor::new(decoded), staging.path(), &name, destination)?
+            // Decoded to a file beside the staging root, within the budget (never
+            // whole into memory).
+            let decoded_path = staging.path().join(".bo-xz-decoded");
+            let decoded = File::create(&decoded_path).map_err(write_error)?;
+            let mut capped = Capped {
+                inner: std::io::BufWriter::new(decoded),
+                left: budget.max_bytes.saturating_sub(budget.used),
+            };
+            lzma_rs::xz_decompress(&mut { reader }, &mut capped).map_err(|e| read_error(e.to_string()))?;
+            std::io::Write::flush(&mut capped).map_err(write_error)?;
+            drop(capped);
+            let unpack_root = staging.path().join(".bo-xz-root");
+            std::fs::create_dir(&unpack_root).map_err(write_error)?;
+            let decoded = BufReader::new(File::open(&decoded_path).map_err(write_error)?);
+            unpack_tar(decoded, &unpack_root, &name, destination, budget)?;
+            let _ = std::fs::remove_file(&decoded_path);
+            for entry in std::fs::read_dir(&unpack_root).map_err(write_error)?.flatten() {
+                std::fs::rename(entry.path(), staging.path().join(entry.file_name())).map_err(write_error)?;
+            }
+            std::fs::remove_dir(&unpack_root).map_err(write_error)?;
         }
     }
 
@@ -264,7 +350,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
-fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path) -> Result<(), ArchiveError> {
+fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path, budget: &mut Budget) -> Result<(), ArchiveError> {
     let read_error = |e: std::io::Error| ArchiveError::Read {
         archive: archive.to_string(),
         message: e.to_string(),
@@ -285,6 +371,10 @@ fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path)
         if relative.as_os_str().is_empty() {
             continue;
         }
+        // A sparse entry unpacks to its real size, not what it stores.
+        let stored = entry.header().size().unwrap_or(0);
+        let real = entry.header().as_gnu().and_then(|g| g.real_size().ok()).unwrap_or(0);
+        budget.spend(stored.max(real), archive)?;
         let kind = entry.header().entry_type();
         if kind.is_symlink() || kind.is_hard_link() {
             let target = entry.link_name().map_err(read_error)?.map(|t| t.into_owned()).unwrap_or_default();
@@ -310,7 +400,7 @@ fn unpack_tar(reader: impl Read, root: &Path, archive: &str, destination: &Path)
     Ok(())
 }
 
-fn unpack_zip(reader: impl Read + Seek, root: &Path, archive: &str, destination: &Path) -> Result<(), ArchiveError> {
+fn unpack_zip(reader: impl Read + Seek, root: &Path, archive: &str, destination: &Path, budget: &mut Budget) -> Result<(), ArchiveError> {
     let read_error = |message: String| ArchiveError::Read {
         archive: archive.to_string(),
         message,
@@ -340,8 +430,11 @@ fn unpack_zip(reader: impl Read + Seek, root: &Path, archive: &str, destination:
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(write_error)?;
         }
+        // The declared size is what is counted and all that is read.
+        let size = file.size();
+        budget.spend(size, archive)?;
         let mut out = File::create(&target).map_err(write_error)?;
-        std::io::copy(&mut file, &mut out).map_err(write_error)?;
+        std::io::copy(&mut (&mut file).take(size), &mut out).map_err(write_error)?;
         #[cfg(unix)]
         if let Some(mode) = file.unix_mode() {
             use std::os::unix::fs::PermissionsExt;

@@ -459,13 +459,25 @@ fn grant(config: &Config, grants: &[String], global: bool) -> Result<(), String>
                 .get(&grant.part, "recipe", None)
                 .map_err(report)?
                 .ok_or_else(|| format!("error: the configuration has no part {} with a recipe", grant.part))?;
-            let digest = match crate::plan::recipes::resolve(&reference, &config.directory) {
-                Ok(source) if !reference.trim().starts_with("oci://") => {
-                    let bytes = std::fs::read(&source.path).map_err(|e| format!("error: {}: {e}", source.path.display()))?;
-                    crate::runtime::cache::digest(&bytes)
-                }
-                _ => String::new(),
+            // A component's digest: a file's, or an OCI recipe's as bo pulled it.
+            let component = if reference.trim().starts_with("oci://") {
+                let options = crate::oci::OciOptions {
+                    offline: true,
+                    store: crate::fsutil::default_cache_dir().join("oci"),
+                    ..Default::default()
+                };
+                crate::oci::pull(reference.trim(), &options)
+                    .map(|pulled| pulled.component)
+                    .map_err(|e| {
+                        format!("error: {reference}: {e}; run `bo build` once (it pulls the recipe), or grant on the command line")
+                    })?
+            } else {
+                crate::plan::recipes::resolve(&reference, &config.directory)
+                    .map(|source| source.path)
+                    .map_err(|e| format!("error: {e}"))?
             };
+            let bytes = std::fs::read(&component).map_err(|e| format!("error: {}: {e}", component.display()))?;
+            let digest = crate::runtime::cache::digest(&bytes);
             grant.recipe = Some(crate::trust::grants::recipe_identity(&reference, &digest));
         }
         bound.push(grant);

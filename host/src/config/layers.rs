@@ -130,7 +130,8 @@ impl Annotated {
     }
 
     fn add(&mut self, added: &str, origin: Origin) {
-        self.value = format!("{}\n{}", self.value, added);
+        self.value.push('\n');
+        self.value.push_str(added);
         self.history.push(HistoryItem {
             operation: Operation::Add,
             value: added.to_string(),
@@ -158,43 +159,70 @@ pub type Layer = IndexMap<String, Section>;
 /// itself if set there, else from `lower`, else from an empty implicit value.
 pub fn update_section(lower: &Section, upper: &Section) -> Section {
     let mut result = lower.clone();
-    let mut upper = upper.clone();
-    let mut keys: Vec<(String, Annotated)> = upper.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    keys.sort_by(|(a, _), (b, _)| {
+    update_section_in_place(&mut result, upper);
+    result
+}
+
+/// [`update_section`] without copying the lower section: each step costs the size
+/// of `upper` (an edit of a value the lower section holds is made in place, its
+/// history extended rather than copied), so folding a large extends tree stays
+/// linear in its size.
+pub fn update_section_in_place(result: &mut Section, upper: &Section) {
+    let mut edits: Vec<(&String, &Annotated)> = upper.iter().filter(|(k, _)| k.ends_with('+') || k.ends_with('-')).collect();
+    edits.sort_by(|(a, _), (b, _)| {
         let ka = (a.trim_end_matches([' ', '+']), a.chars().last());
         let kb = (b.trim_end_matches([' ', '+']), b.chars().last());
         ka.cmp(&kb)
     });
-    for (key, edit) in keys {
+    // Values this layer sets for an edited key: its own value, or the implicit
+    // empty one; edits of a value only `result` holds are made there directly.
+    let mut staged: IndexMap<String, Annotated> = IndexMap::new();
+    for (key, edit) in edits {
         let (base_key, adding) = if key.ends_with('+') {
             (key.trim_end_matches([' ', '+']), true)
-        } else if key.ends_with('-') {
+        } else {
             (key.trim_end_matches([' ', '-']), false)
-        } else {
-            continue;
         };
-        let mut value = upper
-            .get(base_key)
-            .or_else(|| result.get(base_key))
-            .cloned()
-            .unwrap_or_else(|| Annotated::new("", Origin::Implicit));
-        if adding {
-            value.add(&edit.value, edit.origin().clone());
+        let target = if staged.contains_key(base_key) {
+            staged.get_mut(base_key)
+        } else if let Some(own) = upper.get(base_key) {
+            staged.insert(base_key.to_string(), own.clone());
+            staged.get_mut(base_key)
+        } else if result.contains_key(base_key) {
+            result.get_mut(base_key)
         } else {
-            value.remove(&edit.value, edit.origin().clone());
+            staged.insert(base_key.to_string(), Annotated::new("", Origin::Implicit));
+            staged.get_mut(base_key)
+        };
+        let target = target.expect("just found or inserted");
+        if adding {
+            target.add(&edit.value, edit.origin().clone());
+        } else {
+            target.remove(&edit.value, edit.origin().clone());
         }
-        upper.insert(base_key.to_string(), value);
-        upper.shift_remove(&key);
     }
+    // Upper's keys in its order (an edited key where its own value stood), then
+    // keys first set by an edit.
+    let mut lay = |key: &str, value: &Annotated| match result.get_mut(key) {
+        Some(existing) => existing.override_with(value),
+        None => {
+            result.insert(key.to_string(), value.clone());
+        }
+    };
     for (key, value) in upper {
-        match result.get_mut(&key) {
-            Some(existing) => existing.override_with(&value),
-            None => {
-                result.insert(key, value);
-            }
+        if key.ends_with('+') || key.ends_with('-') {
+            continue;
+        }
+        match staged.get(key.as_str()) {
+            Some(edited) => lay(key, edited),
+            None => lay(key, value),
         }
     }
-    result
+    for (key, value) in &staged {
+        if !upper.contains_key(key.as_str()) {
+            lay(key, value);
+        }
+    }
 }
 
 /// Lays one whole layer over another (Buildout's `_update`).
@@ -210,8 +238,7 @@ pub fn update(lower: &Layer, upper: &Layer) -> Layer {
 pub fn update_in_place(result: &mut Layer, upper: &Layer) {
     for (name, section) in upper {
         if let Some(existing) = result.get_mut(name) {
-            let merged = update_section(existing, section);
-            *existing = merged;
+            update_section_in_place(existing, section);
         } else if !section.contains_key("<") {
             // A section new in this layer: `k +=` with no `k` becomes `k =`, and `k -=`
             // with no `k` becomes empty. Buildout strips the operator as `k[:-2]`,

@@ -112,7 +112,17 @@ impl Host for PartState {
         } else {
             target.parent().map(Path::to_path_buf).unwrap_or(target.clone())
         };
-        let result = crate::archive::extract_into(file, &archive, &dest, &target, &staging_parent, strip_top_level, replace_existing);
+        let mut budget = crate::archive::Budget::new(Some(std::time::Instant::now() + self.time_left()));
+        let result = crate::archive::extract_into(
+            file,
+            &archive,
+            &dest,
+            &target,
+            &staging_parent,
+            strip_top_level,
+            replace_existing,
+            &mut budget,
+        );
         if result.is_err() && !existed {
             // A bad archive leaves nothing behind.
             let _ = self.write_dirs.remove(&target);
@@ -206,7 +216,7 @@ impl Host for PartState {
         };
         // Confined to what the part may do (see `confine`); the network only with a
         // host grant.
-        let confinement = match super::confine::Confinement::prepare(&self.grant, &program, self.grant.has_host_grant()) {
+        let confinement = match super::confine::Confinement::prepare(&self.grant, &program, self.grant.has_declared_host_grant()) {
             Ok(confinement) => confinement,
             Err(message) => return Ok(Err(message)),
         };
@@ -373,8 +383,10 @@ const MAX_RUN_OUTPUT: u64 = 16 << 20;
 /// when bo is interrupted (Ctrl-C, SIGTERM).
 fn run_with_timeout(mut command: Command, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> std::io::Result<RunOutput> {
     use std::io::BufRead;
-    // Its own process group, so that a timeout stops the grandchildren too.
-    #[cfg(unix)]
+    // Its own process group (on Linux the confinement makes it a session leader),
+    // so that a timeout stops the grandchildren too; processes that leave it are
+    // found as orphans (`orphans::reap`).
+    #[cfg(all(unix, not(target_os = "linux")))]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().expect("piped");

@@ -71,16 +71,18 @@ pub struct Grant {
 }
 
 /// What identifies a part's recipe for grants: a recipe by name (bundled, or on
-/// your `BO_RECIPE_PATH`) is its project name; a component file is its digest; an
-/// OCI recipe is its reference.
+/// your `BO_RECIPE_PATH`) is its name with its entry (`zc.recipe.egg:scripts`, as
+/// another entry may be another component); a component file or an OCI recipe is
+/// its component's digest (a tag can move, a path can be rewritten).
 pub fn recipe_identity(reference: &str, digest: &str) -> String {
     let reference = reference.trim();
-    if reference.starts_with("oci://") {
-        reference.to_string()
-    } else if reference.ends_with(".wasm") || reference.contains('/') {
-        digest.to_string()
-    } else {
-        reference.split(':').next().unwrap_or(reference).trim().to_string()
+    if reference.starts_with("oci://") || reference.ends_with(".wasm") || reference.contains('/') {
+        return digest.to_string();
+    }
+    match reference.split_once(':') {
+        Some((project, entry)) if !matches!(entry.trim(), "" | "default") => format!("{}:{}", project.trim(), entry.trim()),
+        Some((project, _)) => project.trim().to_string(),
+        None => reference.to_string(),
     }
 }
 
@@ -482,10 +484,16 @@ impl PartGrant {
         self.check(GrantKind::Program, program, &self.declared.programs, |p, v| p == "*" || p == v)
     }
 
-    /// Whether the user granted the part any host (its programs may then use the
-    /// network).
-    pub fn has_host_grant(&self) -> bool {
-        !self.user.values(&self.part, GrantKind::Host).is_empty()
+    /// Whether the user granted the part a host its recipe declares (its programs
+    /// may then use the network; a host grant the recipe does not declare opens
+    /// nothing).
+    pub fn has_declared_host_grant(&self) -> bool {
+        self.user.values(&self.part, GrantKind::Host).iter().any(|granted| {
+            self.declared
+                .hosts
+                .iter()
+                .any(|declared| host_matches(declared, granted) || (granted == "*" && !declared.is_empty()))
+        })
     }
 
     /// Environment variables the part may see: declared and granted ones only.
