@@ -26,6 +26,20 @@ struct SectionState {
     data: IndexMap<String, String>,
 }
 
+impl SectionState {
+    /// The values as they stand: raw, then substituted, then read or set.
+    fn values(&self) -> IndexMap<String, String> {
+        let mut values: IndexMap<String, String> = self.raw.clone();
+        for (k, v) in &self.cooked {
+            values.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &self.data {
+            values.insert(k.clone(), v.clone());
+        }
+        values
+    }
+}
+
 /// Called when a section with a `recipe` is first evaluated, before it is appended to
 /// the part list; the runtime constructs the recipe here (it may set options).
 pub type RecipeHook<'h> = dyn FnMut(&mut Evaluator<'_>, &str) -> Result<(), ConfigError> + 'h;
@@ -39,6 +53,8 @@ pub struct Evaluator<'c> {
     /// Which sections each section's values referenced (`${}` and `=>`).
     pub references: HashMap<String, std::collections::BTreeSet<String>>,
     recipe_hook: Option<Box<RecipeHook<'c>>>,
+    /// Sections changed since the last [`Evaluator::refresh_snapshot`].
+    changed: std::collections::HashSet<String>,
 }
 
 type Seen = Vec<(String, String)>;
@@ -51,6 +67,7 @@ impl<'c> Evaluator<'c> {
         Evaluator {
             raw,
             sections: HashMap::new(),
+            changed: Default::default(),
             doing: Vec::new(),
             parts: Vec::new(),
             references: HashMap::new(),
@@ -106,6 +123,7 @@ impl<'c> Evaluator<'c> {
                     ..Default::default()
                 },
             );
+            ev.changed.insert(name.to_string());
             ev.initialize(name)
         })
     }
@@ -119,6 +137,7 @@ impl<'c> Evaluator<'c> {
                 raw
             };
             ev.sections.get_mut(name).unwrap().raw = raw.clone();
+            ev.changed.insert(name.to_string());
             let mut keys: Vec<&String> = raw.keys().collect();
             keys.sort();
             for key in keys {
@@ -186,6 +205,7 @@ impl<'c> Evaluator<'c> {
             let mut seen = vec![(name.to_string(), option.to_string())];
             let cooked = ev.substitute_escaped(name, value, &mut seen)?;
             ev.sections.get_mut(name).unwrap().cooked.insert(option.to_string(), cooked);
+            ev.changed.insert(name.to_string());
             Ok(())
         })
     }
@@ -225,6 +245,7 @@ impl<'c> Evaluator<'c> {
             .unwrap()
             .data
             .insert(option.to_string(), value.clone());
+        self.changed.insert(section.to_string());
         Ok(Some(value))
     }
 
@@ -243,6 +264,7 @@ impl<'c> Evaluator<'c> {
     pub fn set(&mut self, section: &str, option: &str, value: String) {
         if let Some(state) = self.sections.get_mut(section) {
             state.data.insert(option.to_string(), value);
+            self.changed.insert(section.to_string());
         }
     }
 
@@ -269,19 +291,23 @@ impl<'c> Evaluator<'c> {
     /// The values of every evaluated section as they stand (substituted where
     /// evaluation got to), for recipes' read-only view of the configuration.
     pub fn snapshot(&self) -> HashMap<String, IndexMap<String, String>> {
-        self.sections
-            .iter()
-            .map(|(name, state)| {
-                let mut values: IndexMap<String, String> = state.raw.clone();
-                for (k, v) in &state.cooked {
-                    values.insert(k.clone(), v.clone());
-                }
-                for (k, v) in &state.data {
-                    values.insert(k.clone(), v.clone());
-                }
-                (name.clone(), values)
-            })
-            .collect()
+        self.sections.iter().map(|(name, state)| (name.clone(), state.values())).collect()
+    }
+
+    /// Brings `snapshot` (an earlier [`Evaluator::snapshot`]) up to date, at the
+    /// cost of the sections changed since: a recipe constructor per part must not
+    /// copy the whole configuration each time.
+    pub fn refresh_snapshot(&mut self, snapshot: &mut HashMap<String, IndexMap<String, String>>) {
+        for name in self.changed.drain() {
+            if let Some(state) = self.sections.get(&name) {
+                snapshot.insert(name, state.values());
+            }
+        }
+        for (name, state) in &self.sections {
+            if !snapshot.contains_key(name) {
+                snapshot.insert(name.clone(), state.values());
+            }
+        }
     }
 
     /// Marks an option as read (for the unused-option warning).

@@ -48,7 +48,7 @@ impl Plan<'_> {
     /// `[buildout] develop`: prepares the projects and records their egg-links in
     /// the state's `[buildout]` section, as Buildout does. Returns them.
     fn prepare_develop(&mut self) -> Result<String, BuildError> {
-        *self.build.services.snapshot.lock().unwrap() = self.ev.snapshot();
+        self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
         let tree = crate::trust::extends::ExtendsPolicy::new(&self.config.config_file, &self.build.grants);
         let links = develop::prepare(&self.develop, &self.settings, &self.build, &tree).map_err(|m| fail(&[INSTALLING], m))?;
         let develop_eggs = links.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join("\n");
@@ -80,7 +80,7 @@ impl Plan<'_> {
             .map_err(|e| fail(&[INSTALLING, &doing], e.to_string()))?;
         let writable = grant.write.clone();
         crate::progress::info("Running uninstall recipe.");
-        *self.build.services.snapshot.lock().unwrap() = self.ev.snapshot();
+        self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
         let list = options_list(&old);
         self.build
             .runtime
@@ -102,8 +102,8 @@ impl Plan<'_> {
 
     /// Installs or updates the planned parts, in parallel where independent.
     fn run_parts(&mut self, installed: &mut Vec<String>) -> Result<(), BuildError> {
-        *self.build.services.snapshot.lock().unwrap() = self.ev.snapshot();
-        let order: Vec<String> = self.new_options.keys().cloned().collect();
+        self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
+        let rank: std::collections::HashMap<String, usize> = self.new_options.keys().enumerate().map(|(i, p)| (p.clone(), i + 1)).collect();
         let mut jobs = Vec::new();
         for planned in &self.parts {
             let part = match &planned.action {
@@ -128,7 +128,8 @@ impl Plan<'_> {
             state_path: &self.settings.installed,
             installed_parts: installed,
             new_options: &self.new_options,
-            install_order: &order,
+            install_rank: &rank,
+            ordered: false,
         };
         jobs::run_jobs(&self.build, jobs, self.options.jobs.max(1), &mut ctx)
     }

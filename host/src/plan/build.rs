@@ -164,7 +164,7 @@ impl Build {
                 .map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
-            *services.snapshot.lock().unwrap() = ev.snapshot();
+            ev.refresh_snapshot(&mut services.snapshot.lock().unwrap());
             let user = grants_for(&grants, part, &recipe);
             let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &layout).map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.

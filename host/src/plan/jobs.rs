@@ -64,9 +64,12 @@ pub(super) struct Finish<'a> {
     pub(super) state_path: &'a Option<PathBuf>,
     pub(super) installed_parts: &'a mut Vec<String>,
     pub(super) new_options: &'a IndexMap<String, PartOptions>,
-    /// This run's parts in Buildout's order; the state file lists them so, whatever
+    /// Each of this run's parts' place in Buildout's order (from 1; parts installed
+    /// before and not in this run are 0): the state file lists them so, whatever
     /// order parallel jobs finish in.
-    pub(super) install_order: &'a [String],
+    pub(super) install_rank: &'a std::collections::HashMap<String, usize>,
+    /// Whether `installed_parts` is already in that order.
+    pub(super) ordered: bool,
 }
 
 /// Runs the jobs, independent ones in parallel: a job starts once the parts it
@@ -301,11 +304,16 @@ fn finish(ctx: &mut Finish<'_>, started: Started, result: Result<Vec<String>, Re
     let mut saved = ctx.new_options[part].clone();
     saved.insert(INSTALLED_PATHS.into(), paths.join("\n"));
     ctx.state.parts.insert(part.clone(), saved);
+    // Kept in Buildout's order: sorted once, then each finished part inserted in
+    // its place (no sort per part: hundreds of parts stay linear).
+    let rank = |p: &String| ctx.install_rank.get(p).copied().unwrap_or(0);
     ctx.installed_parts.retain(|p| p != part);
-    ctx.installed_parts.push(part.clone());
-    let order = ctx.install_order;
-    ctx.installed_parts
-        .sort_by_key(|p| order.iter().position(|q| q == p).map_or(0, |i| i + 1));
+    if !ctx.ordered {
+        ctx.installed_parts.sort_by_key(rank);
+        ctx.ordered = true;
+    }
+    let at = ctx.installed_parts.partition_point(|p| rank(p) <= rank(part));
+    ctx.installed_parts.insert(at, part.clone());
     ctx.state.buildout.insert("parts".into(), ctx.installed_parts.join(" "));
     if let Some(path) = ctx.state_path {
         if need_save || !ctx.state.exists {
