@@ -379,6 +379,8 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         &config_file,
         &grants,
     )));
+    // Only annotate shows each value's history; the rest need its last step.
+    config::layers::keep_history(matches!(cli.command, Some(Command::Annotate { .. })));
     let config = Config::load(&options).map_err(report)?;
     let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
     for notice in &config.notices {

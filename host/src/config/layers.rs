@@ -5,7 +5,7 @@
 //! and `SectionKey`, including their documented quirks (diamond re-application,
 //! user defaults under the first leaf file, `+=` never seeing built-in defaults).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -81,6 +81,22 @@ pub struct HistoryItem {
     pub origin: Origin,
 }
 
+/// Whether values keep their whole history (what `bo annotate` prints). Other
+/// commands need only where each value was last set: in a large extends tree,
+/// where shared bases are laid again and again, the history is most of the work.
+static KEEP_HISTORY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Keep every value's whole history (for annotate), or only its last step.
+pub fn keep_history(keep: bool) {
+    KEEP_HISTORY.store(keep, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn trim_history(history: &mut Vec<HistoryItem>) {
+    if history.len() > 1 && !KEEP_HISTORY.load(std::sync::atomic::Ordering::Relaxed) {
+        history.drain(..history.len() - 1);
+    }
+}
+
 /// A merged option value with its history, newest last (Buildout's `SectionKey`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotated {
@@ -117,6 +133,7 @@ impl Annotated {
                 origin: last.origin.clone(),
             });
         }
+        trim_history(&mut self.history);
     }
 
     pub fn set_directory(&mut self, value: String) {
@@ -137,6 +154,7 @@ impl Annotated {
             value: added.to_string(),
             origin,
         });
+        trim_history(&mut self.history);
     }
 
     fn remove(&mut self, removed: &str, origin: Origin) {
@@ -148,6 +166,7 @@ impl Annotated {
             value: removed.to_string(),
             origin,
         });
+        trim_history(&mut self.history);
     }
 }
 
@@ -270,6 +289,17 @@ pub fn update_in_place(result: &mut Layer, upper: &Layer) {
     }
 }
 
+/// The options of a `[buildout]` section that govern downloading configurations
+/// (all that is carried down an extends tree: the rest would be copied per file).
+fn download_keys(section: &Section) -> Section {
+    const KEYS: &[&str] = &["directory", "extends-cache", "offline", "newest", "install-from-cache"];
+    section
+        .iter()
+        .filter(|(k, _)| KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
     parsed
         .into_iter()
@@ -319,6 +349,14 @@ pub struct Opener<'a> {
     /// Files already read in this run, parsed (a shared base is read once however
     /// often the extends tree reaches it).
     pub parsed: HashMap<String, Rc<ParsedEntry>>,
+    /// Local files already read, by their normalised path.
+    pub texts: HashMap<String, Rc<String>>,
+    /// Extends trees already expanded (local ones, without user defaults in them).
+    pub(super) expanded: HashMap<String, Rc<Expanded>>,
+    /// The normalised names of the files being opened (for include cycles).
+    pub(super) seen_keys: Vec<String>,
+    /// `(base, filename)` → the file's real path (see `local_name`).
+    pub(super) real_names: HashMap<(String, String), String>,
     /// Asked before reading what an untrusted file extends; `None` reads anything.
     pub policy: Option<&'a dyn ReadPolicy>,
     /// Whether the tree being opened is the user's (default.cfg, command-line
@@ -335,9 +373,39 @@ pub struct ParsedEntry {
 }
 
 /// The result of opening one file: its flat list of layers, in Buildout's order.
+/// The layers of an extends tree in Buildout's order, as a tree of shared parts:
+/// a base reached many times is one shared node, not a copy of its layers.
+pub enum Layers {
+    One(Rc<Layer>),
+    Many(Vec<Rc<Layers>>),
+}
+
+impl Layers {
+    /// Each layer, in order.
+    pub fn for_each(&self, f: &mut dyn FnMut(&Layer)) {
+        match self {
+            Layers::One(layer) => f(layer),
+            Layers::Many(parts) => parts.iter().for_each(|p| p.for_each(f)),
+        }
+    }
+}
+
 pub struct Opened {
-    pub layers: Vec<Rc<Layer>>,
+    pub layers: Rc<Layers>,
     pub user_defaults: Layer,
+    /// The files of this subtree (normalised), for include cycles.
+    files: Rc<HashSet<String>>,
+    /// Whether the subtree reached a URL (then it depends on download settings).
+    remote: bool,
+}
+
+/// A file's extends tree, expanded once: a base that many files extend (SlapOS
+/// components are reached tens of thousands of times) is walked once, and each
+/// later reach reuses its layers.
+pub(super) struct Expanded {
+    layers: Rc<Layers>,
+    files: Rc<HashSet<String>>,
+    notices: Vec<String>,
 }
 
 impl Opener<'_> {
@@ -348,9 +416,7 @@ impl Opener<'_> {
         let download = update_section(&self.download_base, &self.download_override);
         let opened = self.open(base, filename, &mut seen, user_defaults, None, &download)?;
         let mut folded = Layer::new();
-        for layer in &opened.layers {
-            update_in_place(&mut folded, layer);
-        }
+        opened.layers.for_each(&mut |layer| update_in_place(&mut folded, layer));
         Ok(folded)
     }
 
@@ -371,12 +437,14 @@ impl Opener<'_> {
         };
         let full_name = match &url {
             Some(url) => url.clone(),
-            None => Path::new(base).join(filename).to_string_lossy().into_owned(),
+            None => self.local_name(base, filename),
         };
         if let Some(entry) = self.parsed.get(&full_name) {
             return Ok((full_name, entry.clone()));
         }
-        let policy = self.policy.filter(|_| !self.trusted);
+        // A local file already read was already permitted.
+        let known = url.is_none() && self.texts.contains_key(&normalize(&full_name));
+        let policy = self.policy.filter(|_| !self.trusted && !known);
         let mut allowed: HostCheck = std::sync::Arc::new(|_: &str| true);
         if let (Some(policy), Some(from)) = (policy, extended_from) {
             let refused = |m: String| ConfigError::new(ConfigErrorKind::Other(m));
@@ -394,18 +462,28 @@ impl Opener<'_> {
         let (new_base, text) = match &url {
             Some(url) => {
                 let text = self.fetcher.fetch(url, settings, allowed).map_err(ConfigErrorKind::Download)?;
-                (url[..url.rfind('/').unwrap_or(0)].to_string(), text)
+                (url[..url.rfind('/').unwrap_or(0)].to_string(), Rc::new(text))
             }
             None => {
                 let path = PathBuf::from(&full_name);
-                let text = fs_read(&path).map_err(|e| match extended_from {
-                    None => ConfigError::new(ConfigErrorKind::MissingConfig { path: path.clone() }),
-                    Some(from) => ConfigError::new(ConfigErrorKind::ExtendsRead {
-                        file: from.to_string(),
-                        path: path.clone(),
-                        message: e.to_string(),
-                    }),
-                })?;
+                // One file reached by many spellings (`a/../b.cfg`, `b.cfg`) is read
+                // once; each spelling keeps its own name, as Buildout's does.
+                let key = normalize(&full_name);
+                let text = match self.texts.get(&key) {
+                    Some(text) => text.clone(),
+                    None => {
+                        let text = Rc::new(fs_read(&path).map_err(|e| match extended_from {
+                            None => ConfigError::new(ConfigErrorKind::MissingConfig { path: path.clone() }),
+                            Some(from) => ConfigError::new(ConfigErrorKind::ExtendsRead {
+                                file: from.to_string(),
+                                path: path.clone(),
+                                message: e.to_string(),
+                            }),
+                        })?);
+                        self.texts.insert(key, text.clone());
+                        text
+                    }
+                };
                 (path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), text)
             }
         };
@@ -430,6 +508,26 @@ impl Opener<'_> {
         Ok((full_name, entry))
     }
 
+    /// The name a local file is known by: `base/filename` as Buildout spells it
+    /// when the history is kept (annotate shows it); otherwise its real path, so
+    /// that one file reached through many relative spellings is one file (SlapOS
+    /// trees reach the same component through thousands of `../..` chains).
+    fn local_name(&mut self, base: &str, filename: &str) -> String {
+        let joined = Path::new(base).join(filename);
+        if KEEP_HISTORY.load(std::sync::atomic::Ordering::Relaxed) {
+            return joined.to_string_lossy().into_owned();
+        }
+        let key = (base.to_string(), filename.to_string());
+        if let Some(real) = self.real_names.get(&key) {
+            return real.clone();
+        }
+        let real = std::fs::canonicalize(&joined)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| joined.to_string_lossy().into_owned());
+        self.real_names.insert(key, real.clone());
+        real
+    }
+
     fn open(
         &mut self,
         base: &str,
@@ -439,22 +537,40 @@ impl Opener<'_> {
         extended_from: Option<&str>,
         download: &Section,
     ) -> Result<Opened, ConfigError> {
-        let download = update_section(download, &self.download_override);
+        let download = download_keys(&update_section(download, &self.download_override));
         let settings = DownloadSettings::from_section(&download);
         let (full_name, entry) = self.read(base, filename, extended_from, &settings)?;
         let key = normalize(&full_name);
-        if seen.iter().any(|s| normalize(s) == key) {
+        if self.seen_keys.contains(&key) {
             return Err(ConfigErrorKind::RecursiveInclude {
                 stack: seen.clone(),
                 file: full_name,
             }
             .into());
         }
+        // Reached before: the same layers, unless they would close a cycle here.
+        let reusable = user_defaults.is_empty() && !seen.is_empty();
+        if reusable
+            && let Some(expanded) = self.expanded.get(&full_name).cloned()
+            && !self.seen_keys.iter().any(|k| expanded.files.contains(k))
+        {
+            self.notices.extend(expanded.notices.iter().cloned());
+            return Ok(Opened {
+                layers: expanded.layers.clone(),
+                user_defaults,
+                files: expanded.files.clone(),
+                remote: false,
+            });
+        }
+        let notices_before = self.notices.len();
+        let mut files: HashSet<String> = HashSet::from([key.clone()]);
+        let mut remote = is_url(&full_name);
         seen.push(full_name.clone());
+        self.seen_keys.push(key);
         let new_base = entry.base.clone();
         let mut result = entry.layer.clone();
         let download = match result.get("buildout") {
-            Some(buildout) if seen.len() == 1 => update_section(&download, buildout),
+            Some(buildout) if seen.len() == 1 => download_keys(&update_section(&download, buildout)),
             _ => download,
         };
 
@@ -464,7 +580,9 @@ impl Opener<'_> {
                 for name in extends.split_whitespace() {
                     let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name), &download)?;
                     user_defaults = opened.user_defaults;
-                    layers.extend(opened.layers);
+                    layers.push(opened.layers);
+                    files.extend(opened.files.iter().cloned());
+                    remote |= opened.remote;
                 }
             }
             _ => {
@@ -486,12 +604,30 @@ impl Opener<'_> {
                 }
                 let opened = self.open(&new_base, name, seen, user_defaults, Some(&full_name), &download)?;
                 user_defaults = opened.user_defaults;
-                layers.extend(opened.layers);
+                layers.push(opened.layers);
+                files.extend(opened.files.iter().cloned());
+                remote |= opened.remote;
             }
         }
-        layers.push(result);
+        layers.push(Rc::new(Layers::One(result)));
+        let layers = Rc::new(Layers::Many(layers));
         seen.pop();
-        Ok(Opened { layers, user_defaults })
+        self.seen_keys.pop();
+        let files = Rc::new(files);
+        if reusable && !remote {
+            let expanded = Expanded {
+                layers: layers.clone(),
+                files: files.clone(),
+                notices: self.notices[notices_before..].to_vec(),
+            };
+            self.expanded.insert(full_name.clone(), Rc::new(expanded));
+        }
+        Ok(Opened {
+            layers,
+            user_defaults,
+            files,
+            remote,
+        })
     }
 }
 

@@ -199,6 +199,10 @@ impl Config {
             download_base: data["buildout"].clone(),
             download_override: command_line.get("buildout").cloned().unwrap_or_default(),
             parsed: Default::default(),
+            texts: Default::default(),
+            expanded: Default::default(),
+            seen_keys: Vec::new(),
+            real_names: Default::default(),
             policy: options.read_policy.as_deref(),
             trusted: true,
         };

@@ -84,3 +84,46 @@ pub(super) fn string_method(method: &str, s: &str, args: &[Value]) -> Eval {
         other => return Err(format!("str.{other} is not supported in section conditions by bo")),
     })
 }
+
+/// `platform.freedesktop_os_release()`: `/etc/os-release`, else
+/// `/usr/lib/os-release`, parsed as Python parses it (`KEY=value`, quotes and
+/// backslash escapes removed); `OSError` where neither exists.
+pub(super) fn os_release() -> Eval {
+    let text = ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .ok_or("OSError: no os-release file")?;
+    let mut entries = vec![
+        ("NAME".to_string(), "Linux".to_string()),
+        ("ID".to_string(), "linux".to_string()),
+        ("PRETTY_NAME".to_string(), "Linux".to_string()),
+    ];
+    for line in text.lines() {
+        let Some((key, raw)) = line.split_once('=') else { continue };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let raw = raw.trim();
+        let unquoted = if raw.len() >= 2 && (raw.starts_with('"') && raw.ends_with('"') || raw.starts_with('\'') && raw.ends_with('\'')) {
+            &raw[1..raw.len() - 1]
+        } else {
+            raw
+        };
+        let mut value = String::new();
+        let mut chars = unquoted.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    value.push(next);
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => entries.push((key.to_string(), value)),
+        }
+    }
+    Ok(Value::Dict(entries))
+}

@@ -13,9 +13,9 @@ use std::str::FromStr;
 
 use pep508_rs::MarkerTree;
 
-use builtins::{os_call, string_method};
+use builtins::{os_call, os_release, string_method};
 use lexer::{Token, tokenize};
-use value::{Eval, Value, compare, int_op, subscript};
+use value::{Eval, Value, compare, int_op, slice, subscript};
 
 mod builtins;
 mod lexer;
@@ -317,9 +317,25 @@ impl Parser<'_> {
                 }
                 value = self.soft(self.call(&value, &args))?;
             } else if self.eat_op("[") {
-                let index = self.or_test()?;
-                self.expect_op("]")?;
-                value = self.soft(subscript(&value, &index))?;
+                // `a[i]`, or a slice `a[start:stop]` (either may be left out).
+                let start = if matches!(self.peek(), Some(Token::Op(":"))) {
+                    None
+                } else {
+                    Some(self.or_test()?)
+                };
+                if self.eat_op(":") {
+                    let stop = if matches!(self.peek(), Some(Token::Op("]"))) {
+                        None
+                    } else {
+                        Some(self.or_test()?)
+                    };
+                    self.expect_op("]")?;
+                    value = self.soft(slice(&value, start.as_ref(), stop.as_ref()))?;
+                } else {
+                    self.expect_op("]")?;
+                    let index = start.ok_or("expected an index")?;
+                    value = self.soft(subscript(&value, &index))?;
+                }
             } else {
                 return Ok(value);
             }
@@ -346,6 +362,7 @@ impl Parser<'_> {
                     .ok_or_else(|| format!("name '{name}' is not defined"));
                 self.soft(found)
             }
+            Token::Op("[") if self.comprehension_ahead() => self.comprehension(),
             Token::Op("(") | Token::Op("[") => {
                 let close = if token == Token::Op("(") { ")" } else { "]" };
                 if self.eat_op(close) {
@@ -367,6 +384,89 @@ impl Parser<'_> {
             }
             Token::Op(op) => Err(format!("unexpected '{op}'")),
         }
+    }
+
+    /// Whether the bracket just opened holds a comprehension (a `for` at its
+    /// own level before it closes).
+    fn comprehension_ahead(&self) -> bool {
+        let mut depth = 0usize;
+        for token in &self.tokens[self.pos..] {
+            match token {
+                Token::Op("(" | "[") => depth += 1,
+                Token::Op(")" | "]") if depth == 0 => return false,
+                Token::Op(")" | "]") => depth -= 1,
+                Token::Name(n) if n == "for" && depth == 0 => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// `[element for name in iterable if condition]` (the `[` eaten): the element
+    /// and the condition are read once to find where they end, then evaluated
+    /// for each item with `name` bound.
+    fn comprehension(&mut self) -> Eval {
+        let element_at = self.pos;
+        self.skipping_if(true, Self::or_test)?;
+        if !self.eat_name("for") {
+            return Err("expected 'for'".into());
+        }
+        let Some(Token::Name(target)) = self.peek().cloned() else {
+            return Err("expected a name after 'for'".into());
+        };
+        self.pos += 1;
+        if !self.eat_name("in") {
+            return Err("expected 'in'".into());
+        }
+        let iterable = self.or_test()?;
+        let condition_at = if self.eat_name("if") {
+            let at = self.pos;
+            self.skipping_if(true, Self::or_test)?;
+            Some(at)
+        } else {
+            None
+        };
+        self.expect_op("]")?;
+        let end = self.pos;
+        if self.skipping > 0 {
+            return Ok(Value::None);
+        }
+        let items: Vec<Value> = match iterable {
+            Value::Tuple(items) => items,
+            Value::Str(s) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
+            other => return Err(format!("'{}' object is not iterable", other.type_name())),
+        };
+        let saved = self.globals.get(&target).cloned();
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for item in items {
+            self.globals.insert(target.clone(), item);
+            if let Some(at) = condition_at {
+                self.pos = at;
+                match self.or_test() {
+                    Ok(keep) if !keep.truthy() => continue,
+                    Ok(_) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            self.pos = element_at;
+            match self.or_test() {
+                Ok(value) => out.push(value),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        match saved {
+            Some(value) => self.globals.insert(target, value),
+            None => self.globals.remove(&target),
+        };
+        self.pos = end;
+        result.map(|_| Value::Tuple(out))
     }
 
     fn attribute(&self, value: &Value, attr: &str) -> Eval {
@@ -408,9 +508,10 @@ impl Parser<'_> {
                 Ok(Value::Function(format!("os.path.{f}")))
             }
             ("os", "sep") => s(if env.os_name == "nt" { "\\" } else { "/" }),
-            ("platform", f @ ("system" | "machine" | "python_version" | "python_implementation" | "release")) => {
-                Ok(Value::Function(format!("platform.{f}")))
-            }
+            (
+                "platform",
+                f @ ("system" | "machine" | "python_version" | "python_implementation" | "release" | "freedesktop_os_release"),
+            ) => Ok(Value::Function(format!("platform.{f}"))),
             _ => Err(format!("{module}.{attr} is not supported in section conditions by bo")),
         }
     }
@@ -431,6 +532,7 @@ impl Parser<'_> {
             "platform.release" => Ok(Value::Str(env.platform_release.clone())),
             "platform.python_implementation" => Ok(Value::Str(env.implementation.clone())),
             "platform.python_version" => Ok(Value::Str(format!("{major}.{minor}.{micro}"))),
+            "platform.freedesktop_os_release" => os_release(),
             "chr" => {
                 let code = one()?.as_int().ok_or("chr() needs an integer")?;
                 let c = char::from_u32(code as u32).ok_or("chr() arg not in range")?;
@@ -503,6 +605,31 @@ mod tests {
             Ok(true)
         );
         assert!(eval("'x'.zfill(3)").unwrap_err().contains("str.zfill is not supported"));
+    }
+
+    #[test]
+    fn comprehensions_slices_and_os_release() {
+        // Values recorded with CPython 3.11 (what zc.buildout 6.0.1 evaluates).
+        assert_eq!(eval("[int(q) for q in '6.18.0'.split('.')[:2]] < [4, 14]"), Ok(false));
+        assert_eq!(eval("[int(q) for q in '4.9.1'.split('.')[:2]] < [4, 14]"), Ok(true));
+        assert_eq!(eval("[x for x in (1, 2, 3) if x > 1] == [2, 3]"), Ok(true));
+        assert_eq!(
+            eval("'abcdef'[1:3] == 'bc' and (1, 2, 3)[-2:] == (2, 3) and 'ab'[5:] == ''"),
+            Ok(true)
+        );
+        assert_eq!(eval("[c for c in 'ab'] == ['a', 'b']"), Ok(true));
+        let python = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import platform; r = platform.freedesktop_os_release(); print(r['ID'], r.get('VERSION_ID', ''))",
+            ])
+            .output();
+        if let Some(out) = python.ok().filter(|o| o.status.success()) {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut words = text.split_whitespace();
+            let id = words.next().unwrap_or_default();
+            assert_eq!(eval(&format!("platform.freedesktop_os_release()['ID'] == '{id}'")), Ok(true));
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub(super) enum Value {
     Function(String),
     /// A string method bound to its string (`'abc'.startswith`).
     Method(String, String),
+    /// A mapping of strings (`platform.freedesktop_os_release()`).
+    Dict(Vec<(String, String)>),
 }
 
 impl Value {
@@ -24,6 +26,7 @@ impl Value {
             Value::Int(i) => *i != 0,
             Value::Str(s) => !s.is_empty(),
             Value::Tuple(t) => !t.is_empty(),
+            Value::Dict(d) => !d.is_empty(),
             Value::Module(_) | Value::Function(_) | Value::Method(..) => true,
         }
     }
@@ -41,6 +44,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(_) => "str",
             Value::Tuple(_) => "tuple",
+            Value::Dict(_) => "dict",
             Value::Module(_) => "module",
             Value::Function(_) => "function",
             Value::Method(..) => "builtin_function_or_method",
@@ -57,6 +61,13 @@ pub(super) fn int_op(a: &Value, b: &Value, f: fn(i64, i64) -> Option<i64>) -> Re
 }
 
 pub(super) fn subscript(value: &Value, index: &Value) -> Eval {
+    if let (Value::Dict(entries), Value::Str(key)) = (value, index) {
+        return entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| Value::Str(v.clone()))
+            .ok_or_else(|| format!("KeyError: '{key}'"));
+    }
     let i = index.as_int().ok_or("indices must be integers")?;
     let pick = |len: usize| -> Result<usize, String> {
         let idx = if i < 0 { len as i64 + i } else { i };
@@ -127,4 +138,31 @@ pub(super) fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, String> {
         }
         _ => unreachable!("comparison operator {op}"),
     })
+}
+
+/// `value[start:stop]` for tuples (lists) and strings, with Python's clamping of
+/// out-of-range and negative bounds.
+pub(super) fn slice(value: &Value, start: Option<&Value>, stop: Option<&Value>) -> Eval {
+    let bound = |v: Option<&Value>, len: usize, default: usize| -> Result<usize, String> {
+        match v {
+            None | Some(Value::None) => Ok(default),
+            Some(v) => {
+                let i = v.as_int().ok_or("slice indices must be integers")?;
+                let i = if i < 0 { len as i64 + i } else { i };
+                Ok(i.clamp(0, len as i64) as usize)
+            }
+        }
+    };
+    match value {
+        Value::Tuple(t) => {
+            let (a, b) = (bound(start, t.len(), 0)?, bound(stop, t.len(), t.len())?);
+            Ok(Value::Tuple(if a < b { t[a..b].to_vec() } else { Vec::new() }))
+        }
+        Value::Str(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            let (a, b) = (bound(start, chars.len(), 0)?, bound(stop, chars.len(), chars.len())?);
+            Ok(Value::Str(if a < b { chars[a..b].iter().collect() } else { String::new() }))
+        }
+        other => Err(format!("'{}' object is not subscriptable", other.type_name())),
+    }
 }
