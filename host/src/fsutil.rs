@@ -66,3 +66,23 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     written
 }
+
+/// Takes an exclusive lock on the file `path` (created if missing, never through
+/// a link), waiting for another holder; `on_wait` is called once if it must wait.
+/// The lock lasts as long as the returned file is open.
+pub fn lock_file(path: &Path, on_wait: impl FnOnce()) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let file = options.open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            on_wait();
+            file.lock()?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}

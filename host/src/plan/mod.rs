@@ -218,10 +218,22 @@ impl<'c> Plan<'c> {
     }
 }
 
-/// `bo build`: Buildout's `install`.
+/// `bo build`: Buildout's `install`. One build per buildout at a time (as cargo
+/// does with its lock): a second one waits, then plans from what the first left.
 pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> {
+    let lock_path = config.directory.join(BUILD_LOCK);
+    let _lock = crate::fsutil::lock_file(&lock_path, || {
+        crate::progress::eprintln(&format!(
+            "Blocking: another bo is building {}; waiting for it to finish.",
+            config.directory.display()
+        ))
+    })
+    .map_err(|e| fail(&[], format!("cannot lock {}: {e}", lock_path.display())))?;
     Plan::compute(config, options)?.apply()
 }
+
+/// The file `bo build` locks in the buildout directory.
+const BUILD_LOCK: &str = ".bo-build.lock";
 
 /// `bo plan`: what `bo build` would do, and why.
 pub fn plan<'c>(config: &'c Config, options: &BuildOptions) -> Result<Plan<'c>, BuildError> {
