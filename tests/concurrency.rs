@@ -40,7 +40,11 @@ fn a_second_build_of_one_buildout_waits_for_the_first() {
     let waited = String::from_utf8_lossy(&second.stderr);
     assert!(waited.contains("Blocking: another bo is building"), "{waited}");
     // The second found the part installed by the first: an update, not a reinstall.
-    assert!(String::from_utf8_lossy(&second.stdout).contains("Updating slow."), "{}", String::from_utf8_lossy(&second.stdout));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("Updating slow."),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
     let state = b.read(".installed.cfg");
     assert_eq!(state.matches("[slow]").count(), 1, "{state}");
 }
@@ -62,7 +66,9 @@ fn buildouts_sharing_a_cache_build_at_once() {
         .collect();
     // 20 runs: each buildout ten times, all at once, on one fresh cache (every run
     // may compile and store the same recipes).
-    let runs: Vec<_> = (0..20).map(|i| spawn(&buildouts[i % 2], cache.path(), &["-U", "-q", "build"])).collect();
+    let runs: Vec<_> = (0..20)
+        .map(|i| spawn(&buildouts[i % 2], cache.path(), &["-U", "-q", "build"]))
+        .collect();
     for run in runs {
         let out = run.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -72,9 +78,14 @@ fn buildouts_sharing_a_cache_build_at_once() {
         assert_eq!(b.read("parts/a/content.txt"), i.to_string());
     }
     // Nothing half-written is left in the cache, and what is there is usable.
-    let leftovers: Vec<_> = walk(cache.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".part")).collect();
+    let leftovers: Vec<_> = walk(cache.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let again = spawn(&buildouts[0], cache.path(), &["-U", "-q", "build"]).wait_with_output().unwrap();
+    let again = spawn(&buildouts[0], cache.path(), &["-U", "-q", "build"])
+        .wait_with_output()
+        .unwrap();
     assert!(again.status.success());
 }
 

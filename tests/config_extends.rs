@@ -79,3 +79,28 @@ fn errors_name_the_file_and_line() {
     assert!(got.stderr.contains("{root}/base.cfg:5"), "{}", got.stderr);
     assert!(!got.stderr.contains("panicked"));
 }
+
+/// A server that accepts and never answers: `-t SECONDS` stops the wait, and the
+/// error names the URL (Buildout's `socket-timeout`).
+#[test]
+fn a_silent_server_times_out_with_the_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/base.cfg", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // accepted, never answered
+        }
+    });
+    let b = TestBuildout::new();
+    b.write("buildout.cfg", &format!("[buildout]\nextends = {url}\nparts =\n"));
+    let started = std::time::Instant::now();
+    let got = b.bo(&["-U", "-t", "2", "--grant", "buildout:host=127.0.0.1", "query", "--json"]);
+    assert_eq!(got.code, 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(got.stderr.contains(&url) && got.stderr.contains("timeout"), "{}", got.stderr);
+}

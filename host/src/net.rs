@@ -38,9 +38,23 @@ pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> 
     result
 }
 
-/// How long a request may take: 600 s, or what is left of the call's limit.
+/// Buildout's `socket-timeout` (`-t`), in milliseconds; 0 for bo's default.
+static SOCKET_TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets how long any one request may wait (Buildout's `-t` / `socket-timeout`).
+pub fn set_socket_timeout(timeout: Duration) {
+    SOCKET_TIMEOUT_MS.store(timeout.as_millis().max(1) as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How long a request may take: `socket-timeout` if set, else 600 s, and never
+/// past what is left of a recipe call's limit.
 fn request_timeout(url: &reqwest::Url) -> Result<Duration, String> {
-    let full = Duration::from_secs(600);
+    let configured = SOCKET_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let full = if configured > 0 {
+        Duration::from_millis(configured)
+    } else {
+        Duration::from_secs(600)
+    };
     match DEADLINE.with(|d| d.get()) {
         None => Ok(full),
         Some(deadline) => {
@@ -96,9 +110,13 @@ fn send(url: &str, accept: Option<&str>, allowed: &HostCheck) -> Result<(String,
         if let Some(accept) = accept {
             request = request.header("Accept", accept);
         }
-        let response = request
-            .send()
-            .map_err(|e| format!("cannot download {current}: {}", error_chain(&e)))?;
+        let response = request.send().map_err(|e| {
+            if e.is_timeout() {
+                format!("cannot download {current}: no answer within the timeout (socket-timeout, -t)")
+            } else {
+                format!("cannot download {current}: {}", error_chain(&e))
+            }
+        })?;
         if !response.status().is_redirection() {
             return Ok((current.to_string(), response));
         }

@@ -379,9 +379,24 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         &config_file,
         &grants,
     )));
+    // `-t` applies to every request, from the first `extends` on.
+    if let Some(seconds) = cli.timeout {
+        crate::net::set_socket_timeout(std::time::Duration::from_secs(seconds));
+    }
     // Only annotate shows each value's history; the rest need its last step.
     config::layers::keep_history(matches!(cli.command, Some(Command::Annotate { .. })));
     let config = Config::load(&options).map_err(report)?;
+    // `socket-timeout` from a file counts once the configuration is read.
+    if cli.timeout.is_none()
+        && let Some(seconds) = config
+            .raw
+            .get("buildout")
+            .and_then(|b| b.get("socket-timeout"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        && seconds > 0
+    {
+        crate::net::set_socket_timeout(std::time::Duration::from_secs(seconds));
+    }
     let json = matches!(cli.command, Some(Command::Query { json: true, .. }));
     for notice in &config.notices {
         // Keep stdout pure JSON when JSON was asked for.
