@@ -197,6 +197,97 @@ def scenario_eggs(args, env_bo, env_py, tag, requirements):
     return count, cold, hot
 
 
+def slapos_like_tree(base, components=200, releases=4, seed=7):
+    """A generated tree of the shape of SlapOS (components extending components,
+    with diamonds; software releases extending many components), for runs without
+    a SlapOS checkout. Returns the release files."""
+    import random
+    rng = random.Random(seed)
+    # Layers a component's tree applies (Buildout re-applies shared bases): kept
+    # near SlapOS's (a software release of ~250 files applies ~180,000 layers).
+    layers = []
+    for c in range(components):
+        deps = sorted(rng.sample(range(c), min(c, rng.randint(1, 4)))) if c else []
+        while deps and 1 + sum(layers[d] for d in deps) > 8000:
+            deps.pop()
+        layers.append(1 + sum(layers[d] for d in deps))
+        lines = ["[buildout]"]
+        if deps:
+            lines.append("extends = " + " ".join(f"../c{d}/buildout.cfg" for d in deps))
+        lines.append(f"parts += c{c}")
+        lines += [f"[c{c}]", f"recipe = slapos.recipe.cmmi", f"url = https://example.com/c{c}.tar.gz",
+                  f"md5sum = {c:032x}", f"environment = PATH=${{c{deps[0] if deps else c}:location}}/bin:%(PATH)s"
+                  if deps else "environment =", f"location = ${{buildout:parts-directory}}/c{c}",
+                  "[versions]", f"pkg{c} = 1.{c}"]
+        write(os.path.join(base, "component", f"c{c}", "buildout.cfg"), "\n".join(lines) + "\n")
+    # A checkout, as SlapOS is: bo lets a configuration extend its own checkout.
+    subprocess.run(["git", "init", "-q", base], check=True)
+    out = []
+    for r in range(releases):
+        picks = sorted(rng.sample(range(components), 60 + 40 * r))
+        print(f"generated release r{r}: {1 + sum(layers[p] for p in picks)} layers", file=sys.stderr)
+        lines = ["[buildout]", "extends = " + " ".join(f"../../component/c{p}/buildout.cfg" for p in picks), "parts ="]
+        path = os.path.join(base, "software", f"r{r}", "software.cfg")
+        write(path, "\n".join(lines) + "\n")
+        out.append(path)
+    return out
+
+
+def scenario_slapos(args, env_bo, env_py):
+    """Resolution at SlapOS scale: a generated tree (and a real SlapOS checkout with
+    --slapos); zc.buildout is stopped after --slapos-timeout seconds."""
+    rows = []
+    base = os.path.join(args.work, "slapos-like")
+    shutil.rmtree(base, ignore_errors=True)
+    buildout = os.path.join(args.venv, "bin", "buildout")
+    for release in slapos_like_tree(base):
+        cwd = os.path.dirname(release)
+        label = f"resolve: generated SlapOS-like tree, {os.path.basename(cwd)}"
+        bo_result = measure({"bo": ([args.bo, "-U", "-c", release, "query", "--json"], cwd, env_bo)}, args.rounds)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run([buildout, "-U", "-c", release, "annotate"], cwd=cwd, env=env_py,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=args.slapos_timeout)
+            zc = (time.perf_counter() - start, 0) if proc.returncode == 0 else None
+        except subprocess.TimeoutExpired:
+            zc = (float(args.slapos_timeout), 0)
+        if zc:
+            bo_result["zc.buildout (1 run)"] = zc
+        rows.append((label, bo_result))
+    if args.slapos:
+        for release in ["component/clamav/buildout.cfg", "software/helloworld/software.cfg",
+                        "software/kvm/software.cfg", "software/erp5/software.cfg"]:
+            path = os.path.join(args.slapos, release)
+            rows.append((f"resolve: SlapOS {release}",
+                         measure({"bo": ([args.bo, "-U", "-c", path, "query", "--json"], args.slapos, env_bo)}, args.rounds)))
+    return rows
+
+
+def scenario_first_use(args, env_bo):
+    """The first build with a recipe on a machine: an empty cache (bo compiles the
+    component), per language."""
+    rows = []
+    recipes = {
+        "Rust (tinyrecipe)": "[t]\nrecipe = tinyrecipe\n",
+        "Python (collective.recipe.template)": "[t]\nrecipe = collective.recipe.template\ninline = hi\noutput = ${buildout:directory}/etc/x\n",
+        "C (z3c.recipe.mkdir)": "[t]\nrecipe = z3c.recipe.mkdir\npaths = ${buildout:directory}/var/x\n",
+        "JavaScript (hexagonit.recipe.download)": "[t]\nrecipe = hexagonit.recipe.download\nurl = file://${buildout:directory}/buildout.cfg\ndownload-only = true\n",
+    }
+    for name, section in recipes.items():
+        base = os.path.join(args.work, "first-use", name.split()[0].lower())
+        cache = os.path.join(base, "cache")
+        env = dict(env_bo, BO_CACHE_DIR=cache)
+
+        def fresh(_):
+            shutil.rmtree(cache, ignore_errors=True)
+            for leftover in [".installed.cfg", "parts", "etc", "var", "bin"]:
+                path = os.path.join(base, leftover)
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (os.path.exists(path) and os.remove(path))
+        write(os.path.join(base, "buildout.cfg"), "[buildout]\nparts = t\n" + section)
+        rows.append((f"first use, empty cache: {name}", measure({"bo": ([args.bo, "-U", "-q", "build"], base, env)}, 3, prepare=fresh)))
+    return rows
+
+
 def fmt(results, reference="bo"):
     rows = []
     if reference not in results:
@@ -216,8 +307,10 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", nargs="*", choices=["noop", "resolve", "eggs", "parallel"],
+    parser.add_argument("--only", nargs="*", choices=["noop", "resolve", "slapos", "first-use", "eggs", "parallel"],
                         help="run only these scenarios")
+    parser.add_argument("--slapos", help="a SlapOS checkout (adds its releases to the slapos scenario)")
+    parser.add_argument("--slapos-timeout", type=int, default=120, help="seconds zc.buildout gets per release")
     args = parser.parse_args()
     if args.quick:
         args.rounds = 3
@@ -239,10 +332,12 @@ def main():
                 (f"egg part, {count} wheels, warm (store filled)", hot)]
 
     scenarios = {
-        "noop": lambda: [("no-op build, 3 parts", scenario_noop(args, 3, env_bo, env_py)),
-                         ("no-op build, 20 parts", scenario_noop(args, 20, env_bo, env_py))],
+        "noop": lambda: [(f"no-op build, {n} part{'s' if n > 1 else ''}", scenario_noop(args, n, env_bo, env_py))
+                         for n in (1, 3, 10, 20, 100, 300)],
         "resolve": lambda: [("resolve: 12-file extends chain, 1,000 pins (bo query --json / buildout annotate)",
                              scenario_resolve(args, env_bo, env_py))],
+        "slapos": lambda: scenario_slapos(args, env_bo, env_py),
+        "first-use": lambda: scenario_first_use(args, env_bo),
         "eggs": lambda: eggs("small", SMALL) + eggs("large", LARGE),
         "parallel": lambda: [("parts waiting ~1 s each, -j 8", scenario_parallel(args, env_bo))],
     }

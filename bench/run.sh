@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks bo beside zc.buildout 6 and uv, on this machine, in one run.
-# Usage: bash bench/run.sh [--quick]   (prints the table; --write updates BENCHMARKS.md)
+# Usage: bash bench/run.sh [--quick] [--only SCENARIO...] [--slapos CHECKOUT]   (prints the table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
