@@ -681,3 +681,92 @@ fn archive_bombs_are_refused() {
     assert!(got.stderr.contains("unpacks to more than 32 MiB"), "{}", got.stderr);
     assert!(!b.root.join("parts/dl/zeros").exists());
 }
+
+/// Ways around the confinement a third attack found: io_uring (sockets made in
+/// the kernel, without `socket`), leaving the process group with `setsid` to
+/// outlive an interrupted bo, and descriptors inherited from bo.
+#[test]
+fn confined_programs_get_no_io_uring_no_inherited_descriptors_and_die_with_bo() {
+    let (_keep, canary) = canary();
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "uring.c",
+        "#include <stdio.h>\n#include <string.h>\n#include <errno.h>\n#include <unistd.h>\n#include <sys/syscall.h>\nint main(void) { char p[120]; memset(p, 0, sizeof p);\n long fd = syscall(425, 4, p); printf(\"io_uring_setup=%ld %s\\n\", fd, fd < 0 ? strerror(errno) : \"\"); return 0; }\n",
+    );
+    let compiled = std::process::Command::new("cc")
+        .args(["-o", "uring", "uring.c"])
+        .current_dir(&b.root)
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    let dir = "${buildout:parts-directory}/cmd";
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = mkdir -p {dir}; ${{buildout:directory}}/uring > {dir}/uring.txt; echo through-fd-9 >&9; echo fd9=$? > {dir}/fd.txt\n"
+        ),
+    );
+    // bo started with descriptor 9 open on a file outside.
+    let bo = env!("CARGO_BIN_EXE_bo");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("exec {bo} -U build --grant cmd:program=sh 9>>{}", canary.display())])
+        .current_dir(&b.root)
+        .env("HOME", b.root.join("home"))
+        .env("BO_RECIPE_PATH", &b.recipe_path)
+        .env("BO_CACHE_DIR", support::repo_root().join("target/test-cache"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let uring = b.read("parts/cmd/uring.txt");
+    assert!(uring.starts_with("io_uring_setup=-1"), "{uring}");
+    assert!(!b.read("parts/cmd/fd.txt").contains("fd9=0"), "{}", b.read("parts/cmd/fd.txt"));
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+
+    // A program that leaves its session cannot outlive an interrupted bo.
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = mkdir -p ${buildout:parts-directory}/cmd; touch ${buildout:parts-directory}/cmd/started; exec setsid sleep 4242.4242\n",
+    );
+    let mut running = std::process::Command::new(bo)
+        .args(["-U", "build", "--grant", "cmd:program=sh"])
+        .current_dir(&b.root)
+        .env("HOME", b.root.join("home"))
+        .env("BO_RECIPE_PATH", &b.recipe_path)
+        .env("BO_CACHE_DIR", support::repo_root().join("target/test-cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !b.root.join("parts/cmd/started").exists() && waited.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling the process this test started.
+    unsafe { libc::kill(running.id() as i32, libc::SIGINT) };
+    assert_eq!(running.wait().unwrap().code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let survivors: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains("4242.4242"))
+        .collect();
+    assert!(survivors.is_empty(), "a program outlived bo");
+}
+
+/// A file named on the command line (`buildout:extends=dev.cfg`) is the user's in
+/// its location, but what it extends is asked for like the `-c` file's.
+#[test]
+fn command_line_extends_do_not_open_the_policy() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().canonicalize().unwrap().join("credentials");
+    std::fs::write(&secret, "[default]\ntoken = hunter2\n").unwrap();
+    let b = TestBuildout::new();
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    b.write("dev.cfg", &format!("[buildout]\nextends = {}\n", secret.display()));
+    let got = b.bo(&["-U", "buildout:extends=dev.cfg", "query", "--json"]);
+    assert_eq!(got.code, 1, "{}", got.stdout);
+    assert!(!got.stdout.contains("hunter2"));
+    assert!(got.stderr.contains("--grant buildout:outside="), "{}", got.stderr);
+}

@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod fetch;
 pub mod layers;
+mod opener;
 pub mod parser;
 pub mod target;
 
@@ -200,6 +201,7 @@ impl Config {
             download_override: command_line.get("buildout").cloned().unwrap_or_default(),
             parsed: Default::default(),
             texts: Default::default(),
+            permitted: Default::default(),
             expanded: Default::default(),
             seen_keys: Vec::new(),
             real_names: Default::default(),
@@ -226,7 +228,8 @@ impl Config {
         let file_data = opener
             .open_root(&base, &config_file.to_string_lossy(), user_defaults.clone())
             .map_err(with_initializing)?;
-        opener.trusted = true;
+        // A file named on the command line is the user's in its location, like
+        // the `-c` file; what it extends is asked for, like the `-c` file's.
         data = layers::update(&data, &file_data);
 
         if let Some(extends) = command_line.get_mut("buildout").and_then(|b| b.shift_remove("extends")) {

@@ -288,6 +288,10 @@ mod linux {
         const ALLOW: u32 = 0x7fff_0000;
         const ERRNO_EACCES: u32 = 0x0005_0000 | libc::EACCES as u32;
         const KILL_PROCESS: u32 = 0x8000_0000;
+        // io_uring can create sockets in the kernel (`IORING_OP_SOCKET`) without
+        // the `socket` call: it is refused whole (425-427 on both architectures).
+        const IO_URING_SETUP: u32 = 425;
+        const IO_URING_REGISTER: u32 = 427;
         Some(vec![
             stmt(ld_w_abs, 4), // seccomp_data.arch
             jump(jeq_k, arch, 1, 0),
@@ -295,6 +299,10 @@ mod linux {
             stmt(ld_w_abs, 0), // seccomp_data.nr
             jump(jge_k, 0x4000_0000, 0, 1),
             stmt(ret_k, ERRNO_EACCES),
+            jump(jge_k, IO_URING_SETUP, 0, 3),
+            jump(jge_k, IO_URING_REGISTER + 1, 2, 0),
+            stmt(ret_k, ERRNO_EACCES),
+            stmt(ld_w_abs, 0), // (not reached; keeps the offsets simple)
             jump(jeq_k, socket_nr, 0, 3),
             stmt(ld_w_abs, 16), // seccomp_data.args[0], low half
             jump(jeq_k, libc::AF_UNIX as u32, 0, 1),
@@ -317,6 +325,12 @@ mod linux {
         // SAFETY: system calls in the single-threaded child on data prepared
         // before the fork.
         unsafe {
+            // Nothing of bo's but the standard streams reaches the program (an
+            // inherited descriptor is not checked by Landlock).
+            const CLOSE_RANGE_CLOEXEC: u32 = 4;
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) != 0 && strict {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -374,6 +388,12 @@ mod linux {
                         128 + libc::WTERMSIG(status)
                     };
                     libc::_exit(code);
+                }
+                // The program: if the waiter dies (bo stopped it), so does the
+                // program, and with it its whole PID namespace (even if it left
+                // the session with `setsid`).
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
             }
         }

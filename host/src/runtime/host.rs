@@ -352,8 +352,19 @@ fn steers_the_program(name: &str) -> bool {
         "MAKEFLAGS",
         "MFLAGS",
         "GNUMAKEFLAGS",
+        "OPENSSL_CONF",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "CURL_HOME",
+        "WGETRC",
+        "INPUTRC",
+        "SSH_AUTH_SOCK",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "GNUPGHOME",
+        "NPM_CONFIG_USERCONFIG",
+        "PIP_CONFIG_FILE",
     ];
-    const PREFIXES: &[&str] = &["LD_", "DYLD_", "PYTHON", "PERL5", "RUBY", "GIT_", "BASH_FUNC_"];
+    const PREFIXES: &[&str] = &["LD_", "DYLD_", "PYTHON", "PERL5", "RUBY", "GIT_", "BASH_FUNC_", "XDG_", "LUA_"];
     NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -383,9 +394,9 @@ const MAX_RUN_OUTPUT: u64 = 16 << 20;
 /// when bo is interrupted (Ctrl-C, SIGTERM).
 fn run_with_timeout(mut command: Command, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> std::io::Result<RunOutput> {
     use std::io::BufRead;
-    // Its own process group (on Linux the confinement makes it a session leader),
-    // so that a timeout stops the grandchildren too; processes that leave it are
-    // found as orphans (`orphans::reap`).
+    // Its own process group (on Linux the confinement makes it a session leader,
+    // and a PID namespace that dies with it), so that a timeout stops the
+    // grandchildren too.
     #[cfg(all(unix, not(target_os = "linux")))]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;

@@ -1,10 +1,87 @@
-//! Writing the user's grants file (`bo grant`): grants bound to the recipe each
-//! part has now, kept for this buildout (`[buildout."DIR"]`) or for every buildout
-//! (`grants` at the top). Reading it is [`super::grants::UserGrants::add_from_file`].
+//! The user's grants file: where it is, reading it (global grants and grants per
+//! buildout directory), and writing it (`bo grant`: grants bound to the recipe
+//! each part has now, kept for this buildout, `[buildout."DIR"]`, or for every
+//! buildout, `grants` at the top). It is the user's own file, read directly,
+//! never merged into a build's configuration (which may be untrusted).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::grants::Grant;
+use super::grants::{Grant, UserGrants};
+
+/// The user's grants file: `$BO_GRANTS_FILE`, else `$XDG_CONFIG_HOME/bo/grants.toml`,
+/// else `~/.config/bo/grants.toml`. It is the user's own file, read directly (never
+/// merged into a build's configuration, which may be untrusted).
+pub fn user_grants_file() -> PathBuf {
+    if let Some(file) = std::env::var_os("BO_GRANTS_FILE") {
+        return PathBuf::from(file);
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".config"));
+    config.join("bo").join("grants.toml")
+}
+
+impl UserGrants {
+    /// Adds the grants `file` gives the buildout in `directory`:
+    ///
+    /// ```toml
+    /// # for every buildout
+    /// grants = ["*:host=files.pythonhosted.org"]
+    ///
+    /// # only for the buildout in this directory
+    /// [buildout."/srv/shop"]
+    /// grants = ["cmmi:program=make", "cmmi:program=sh"]
+    /// ```
+    ///
+    /// A missing file grants nothing; a malformed one is an error naming it.
+    pub fn add_from_file(&mut self, file: &Path, directory: &Path) -> Result<(), String> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot read the grants file {}: {e}", file.display())),
+        };
+        let bad = |message: String| format!("grants file {}: {message}", file.display());
+        let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| bad(e.to_string()))?;
+        let list = |item: &toml_edit::Item, context: &str| -> Result<Vec<Grant>, String> {
+            let array = item
+                .as_array()
+                .ok_or_else(|| bad(format!("{context}grants must be a list of \"PART:KIND=VALUE\" strings")))?;
+            array
+                .iter()
+                .map(|v| {
+                    let text = v.as_str().ok_or_else(|| bad(format!("{context}grants must hold strings")))?;
+                    text.parse::<Grant>().map_err(|e| bad(format!("{context}{e}")))
+                })
+                .collect()
+        };
+        for (key, item) in doc.iter() {
+            match key {
+                "grants" => self.grants.extend(list(item, "")?),
+                "buildout" => {
+                    let table = item
+                        .as_table_like()
+                        .ok_or_else(|| bad("[buildout] must hold tables named by directory".into()))?;
+                    for (dir, entry) in table.iter() {
+                        let grants = entry
+                            .get("grants")
+                            .ok_or_else(|| bad(format!("[buildout.\"{dir}\"] has no grants")))?;
+                        let grants = list(grants, &format!("[buildout.\"{dir}\"] "))?;
+                        let same = std::fs::canonicalize(dir)
+                            .ok()
+                            .zip(std::fs::canonicalize(directory).ok())
+                            .is_some_and(|(a, b)| a == b)
+                            || Path::new(dir) == directory;
+                        if same {
+                            self.grants.extend(grants);
+                        }
+                    }
+                }
+                other => return Err(bad(format!("unknown key {other:?} (expected grants or [buildout.\"DIR\"])"))),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Adds `grants` to the grants file `file`: for the buildout in `directory`, or
 /// for every buildout when `directory` is `None`. Grants already there are not
