@@ -2,6 +2,13 @@
 //! `wasm32-wasip2` (in a target directory of its own) and embeds each component, so
 //! `recipe = zc.recipe.egg` works with nothing else installed. Without the wasm
 //! target (or with `BO_NO_BUNDLED_RECIPES=1`) bo is built without them, with a warning.
+//!
+//! Each component is also embedded precompiled, by the same wasmtime with the same
+//! engine settings as bo's runtime (`runtime::engine_config`, mirrored here), with
+//! the engine's compatibility hash: a first use of a bundled Python or JavaScript
+//! recipe then costs a copy, not seconds of compiling. bo uses the precompiled code
+//! only when its own engine's hash is the same (else it compiles, as for any other
+//! component).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,17 +20,40 @@ use std::process::Command;
 struct Bundle {
     statics: Vec<String>,
     entries: Vec<String>,
+    precompiled: Vec<String>,
+}
+
+/// The engine bo's runtime uses (keep in step with `runtime::engine_config`).
+fn engine() -> wasmtime::Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    wasmtime::Engine::new(&config).expect("an engine")
 }
 
 impl Bundle {
     /// Adds a component under `names`, with its digest computed here so that bo never
     /// hashes the (up to 18 MB) embedded bytes at run time.
-    fn add(&mut self, names: &[String], file: &std::path::Path) {
+    fn add(&mut self, names: &[String], file: &std::path::Path, engine: Option<&wasmtime::Engine>, out: &std::path::Path) {
         use sha2::Digest;
-        let digest = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
+        let bytes = std::fs::read(file).unwrap();
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
         let id = format!("RECIPE_{}", self.statics.len());
         self.statics
             .push(format!("static {id}: &[u8] = include_bytes!({:?});", file.display().to_string()));
+        if let Some(engine) = engine {
+            match engine.precompile_component(&bytes) {
+                Ok(code) => {
+                    let path = out.join(format!("{digest}.cwasm"));
+                    std::fs::write(&path, code).unwrap();
+                    self.precompiled.push(format!(
+                        "    (\"sha256:{digest}\", include_bytes!({:?})),",
+                        path.display().to_string()
+                    ));
+                }
+                Err(e) => println!("cargo:warning=cannot precompile {}: {e:#}", file.display()),
+            }
+        }
         for name in names {
             self.entries.push(format!("    ({name:?}, \"sha256:{digest}\", {id}),"));
         }
@@ -39,6 +69,11 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=BO_NO_BUNDLED_RECIPES");
     let mut bundle = Bundle::default();
+    // Precompiling costs build time (seconds for the Python and JavaScript
+    // components); BO_NO_PRECOMPILED_RECIPES=1 skips it.
+    println!("cargo:rerun-if-env-changed=BO_NO_PRECOMPILED_RECIPES");
+    let engine = std::env::var_os("BO_NO_PRECOMPILED_RECIPES").is_none().then(engine);
+    let engine = engine.as_ref();
     if std::env::var_os("BO_NO_BUNDLED_RECIPES").is_none() {
         let target_dir = root.join("target").join("bundled-recipes");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -66,7 +101,7 @@ fn main() {
                 files.sort();
                 for file in files {
                     let name = file.file_stem().unwrap().to_string_lossy().replace('_', "-");
-                    bundle.add(&[name], &file);
+                    bundle.add(&[name], &file, engine, &out);
                 }
             }
             _ => println!(
@@ -92,14 +127,24 @@ fn main() {
                 if let Ok(aliases) = std::fs::read_to_string(file.with_extension("aliases")) {
                     names.extend(aliases.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
                 }
-                bundle.add(&names, &file);
+                bundle.add(&names, &file, engine, &out);
             }
         }
     }
+    let compatibility = engine.map(|e| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        e.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.finish()
+    });
     let code = format!(
-        "{}\n/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
+        "{}\n/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n\
+         /// The compatibility hash of the engine that precompiled them, if any.\npub static PRECOMPILED_FOR: Option<u64> = {:?};\n\
+         /// Bundled recipes precompiled: (sha256 digest, native code).\npub static PRECOMPILED: &[(&str, &[u8])] = &[\n{}\n];\n",
         bundle.statics.join("\n"),
-        bundle.entries.join("\n")
+        bundle.entries.join("\n"),
+        compatibility,
+        bundle.precompiled.join("\n")
     );
     std::fs::write(out.join("bundled.rs"), code).unwrap();
 }

@@ -280,3 +280,22 @@ fn develop_projects_are_used_from_their_source_tree() {
         "no parts and no develop eggs: no state file"
     );
 }
+
+/// `bo init` as `buildout init`: a minimal configuration, built; with
+/// requirements, a `py` interpreter part that can import them.
+#[test]
+fn init_writes_a_buildout_and_builds_it() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.env.push(("PIP_INDEX_URL".into(), support::json_index().to_string()));
+    let got = b.bo(&["-U", "init", "six"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert_eq!(
+        b.read("buildout.cfg"),
+        "[buildout]\nparts = py\n\n[py]\nrecipe = zc.recipe.egg\ninterpreter = py\neggs =\n    six\n"
+    );
+    assert!(run(&b.root.join("bin/py"), &["-c", "import six; print(six.__name__)"]).contains("six"));
+    let again = b.bo(&["-U", "init"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("buildout.cfg already exists"), "{}", again.stderr);
+}

@@ -83,6 +83,14 @@ pub enum Command {
         /// Only these sections.
         sections: Vec<String>,
     },
+    /// Start a buildout here (Buildout's `init`): a minimal buildout.cfg (with the
+    /// requirements, a zc.recipe.egg part `py` with an interpreter), then build it.
+    Init {
+        /// Distributions for the `py` part.
+        requirements: Vec<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
     /// Keep grants in your grants file, bound to the recipe each part has now
     /// (a configuration that changes the part's recipe loses them).
     Grant {
@@ -341,7 +349,7 @@ pub fn main() -> i32 {
     // counts, before or after the command.
     let mut cli = cli;
     cli.grants = every_grant;
-    if matches!(cli.command, None | Some(Command::Build { .. })) {
+    if matches!(cli.command, None | Some(Command::Build { .. } | Command::Init { .. })) {
         crate::runtime::install_interrupt_handler();
     }
     match run(&cli, &assignments) {
@@ -364,6 +372,9 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
         return recipe::run(command).map_err(|m| format!("error: {m}"));
     }
     let mut options = cli.load_options(assignments).map_err(|m| format!("error: {m}"))?;
+    if let Some(Command::Init { requirements, .. }) = &cli.command {
+        init(&crate::config::abspath(&options.cwd, &options.config_file), requirements)?;
+    }
     // What the configuration may pull in with `extends` is the trust boundary's
     // decision, under the user's grants (command line and grants file).
     let config_file = crate::config::abspath(&options.cwd, &options.config_file);
@@ -423,6 +434,10 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             Ok(())
         }
         Command::Query { key, json } => query(&config, key, *json),
+        Command::Init { sandbox, .. } => {
+            let options = sandbox.build_options(&[], cli.quiet > 0, command_line_grants)?;
+            crate::plan::build(&config, &options).map_err(|e| e.report())
+        }
         Command::Build { parts, sandbox } => {
             let options = sandbox.build_options(parts, cli.quiet > 0, command_line_grants)?;
             crate::plan::build(&config, &options).map_err(|e| e.report())
@@ -457,6 +472,22 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `bo init`: writes Buildout's minimal configuration (refusing to replace one).
+fn init(config_file: &Path, requirements: &[String]) -> Result<(), String> {
+    if config_file.exists() {
+        return Err(format!("error: {} already exists", config_file.display()));
+    }
+    let text = if requirements.is_empty() {
+        "[buildout]\nparts =\n".to_string()
+    } else {
+        let eggs: String = requirements.iter().map(|r| format!("\n    {r}")).collect();
+        format!("[buildout]\nparts = py\n\n[py]\nrecipe = zc.recipe.egg\ninterpreter = py\neggs ={eggs}\n")
+    };
+    std::fs::write(config_file, text).map_err(|e| format!("error: cannot write {}: {e}", config_file.display()))?;
+    println!("Creating '{}'.", config_file.display());
+    Ok(())
 }
 
 /// `bo grant`: writes the grants to the user's grants file, each bound to the

@@ -221,11 +221,14 @@ impl<'c> Plan<'c> {
 /// `bo build`: Buildout's `install`. One build per buildout at a time (as cargo
 /// does with its lock): a second one waits, then plans from what the first left.
 pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> {
-    let lock_path = config.directory.join(BUILD_LOCK);
+    // Beside the configuration file the user named (the `directory` option is the
+    // configuration's to set, and is checked only later by the trust boundary).
+    let here = config.config_file.parent().unwrap_or(Path::new("."));
+    let lock_path = here.join(BUILD_LOCK);
     let _lock = crate::fsutil::lock_file(&lock_path, || {
         crate::progress::eprintln(&format!(
             "Blocking: another bo is building {}; waiting for it to finish.",
-            config.directory.display()
+            here.display()
         ))
     })
     .map_err(|e| fail(&[], format!("cannot lock {}: {e}", lock_path.display())))?;

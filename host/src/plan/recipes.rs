@@ -136,9 +136,7 @@ fn pin_reference(reference: &str, digest: &str) -> String {
     format!("{base}@{digest}")
 }
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
-}
+use crate::runtime::bundled as embedded;
 
 /// A recipe built into bo, written once into the cache (components load from files).
 fn bundled(name: &str) -> Result<Option<PathBuf>, String> {

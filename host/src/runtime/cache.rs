@@ -32,6 +32,8 @@ pub fn digest(bytes: &[u8]) -> String {
 pub struct ComponentCache {
     root: PathBuf,
     dir: PathBuf,
+    /// The engine's compatibility hash (as the directory name has it).
+    compatibility: u64,
 }
 
 /// What bo recorded about an entry it wrote.
@@ -90,8 +92,9 @@ impl ComponentCache {
     pub fn new(root: PathBuf, engine: &Engine) -> ComponentCache {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let dir = root.join("precompiled").join(format!("{:016x}", hasher.finish()));
-        ComponentCache { root, dir }
+        let compatibility = hasher.finish();
+        let dir = root.join("precompiled").join(format!("{compatibility:016x}"));
+        ComponentCache { root, dir, compatibility }
     }
 
     fn key(digest: &str) -> &str {
@@ -191,27 +194,49 @@ impl ComponentCache {
 
     /// The component for `bytes`: deserialized from the cache, else compiled and
     /// stored for next time (a cache that cannot be written only costs speed).
-    pub fn component(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> anyhow::Result<Component> {
+    pub fn component(&self, engine: &Engine, name: &str, digest: &str, bytes: &[u8]) -> anyhow::Result<Component> {
         if let Some(component) = self.precompiled(engine, digest) {
             return Ok(component);
         }
-        let component = Component::new(engine, bytes)?;
-        if let Ok(serialized) = component.serialize() {
-            let entry = self.entry(digest);
-            if store(&entry, &serialized).is_ok()
-                && let Ok(meta) = std::fs::symlink_metadata(&entry)
-            {
-                self.store_record(
-                    digest,
-                    &Record {
-                        sha256: hex::encode(Sha256::digest(&serialized)),
-                        identity: Identity::of(&meta),
-                        manifest: None,
-                    },
-                );
+        // A bundled recipe comes precompiled with bo, for an engine like this one.
+        let shipped = super::bundled::PRECOMPILED
+            .iter()
+            .find(|(d, _)| *d == digest)
+            .filter(|_| super::bundled::PRECOMPILED_FOR == Some(self.compatibility));
+        if let Some((_, code)) = shipped {
+            // SAFETY: native code built into bo's own binary by its build, for an
+            // engine with this compatibility hash.
+            if let Ok(component) = unsafe { Component::deserialize(engine, code) } {
+                self.keep(digest, code);
+                return Ok(component);
             }
         }
+        // Compiling a large component takes seconds: say so (once per recipe).
+        if bytes.len() > 4 << 20 {
+            crate::progress::info(&format!("Compiling {name} ({} MiB, once)...", bytes.len() >> 20));
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Ok(serialized) = component.serialize() {
+            self.keep(digest, &serialized);
+        }
         Ok(component)
+    }
+
+    /// Stores `serialized` as the entry for `digest`, with bo's record of it.
+    fn keep(&self, digest: &str, serialized: &[u8]) {
+        let entry = self.entry(digest);
+        if store(&entry, serialized).is_ok()
+            && let Ok(meta) = std::fs::symlink_metadata(&entry)
+        {
+            self.store_record(
+                digest,
+                &Record {
+                    sha256: hex::encode(Sha256::digest(serialized)),
+                    identity: Identity::of(&meta),
+                    manifest: None,
+                },
+            );
+        }
     }
 }
 
@@ -251,7 +276,7 @@ mod tests {
         let cache = ComponentCache::new(dir.path().to_path_buf(), &engine);
         let wat = wat_component();
         let d = digest(&wat);
-        cache.component(&engine, &d, &wat).unwrap();
+        cache.component(&engine, "test", &d, &wat).unwrap();
         assert!(cache.precompiled(&engine, &d).is_some());
         let entry = cache.entry(&d);
         let good = std::fs::read(&entry).unwrap();
