@@ -4,23 +4,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
 use support::TestBuildout;
-
-fn spawn(b: &TestBuildout, cache: &std::path::Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_bo"))
-        .args(args)
-        .current_dir(&b.root)
-        .env("HOME", b.root.join("home"))
-        .env("BO_CACHE_DIR", cache)
-        .env("BO_RECIPE_PATH", &b.recipe_path)
-        .env_remove("BO_GRANTS_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 #[test]
 fn a_second_build_of_one_buildout_waits_for_the_first() {
@@ -31,9 +15,9 @@ fn a_second_build_of_one_buildout_waits_for_the_first() {
         "[buildout]\nparts = slow\n[slow]\nrecipe = sandbox-probe\nattack = sleep\nms = 1500\n",
     );
     let args = ["-U", "build", "--grant", "slow:program=true", "--grant", "slow:host=127.0.0.1"];
-    let first = spawn(&b, &cache, &args);
+    let first = b.spawn(&cache, &args);
     std::thread::sleep(std::time::Duration::from_millis(400));
-    let second = spawn(&b, &cache, &args);
+    let second = b.spawn(&cache, &args);
     let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
@@ -67,7 +51,7 @@ fn buildouts_sharing_a_cache_build_at_once() {
     // 20 runs: each buildout ten times, all at once, on one fresh cache (every run
     // may compile and store the same recipes).
     let runs: Vec<_> = (0..20)
-        .map(|i| spawn(&buildouts[i % 2], cache.path(), &["-U", "-q", "build"]))
+        .map(|i| buildouts[i % 2].spawn(cache.path(), &["-U", "-q", "build"]))
         .collect();
     for run in runs {
         let out = run.wait_with_output().unwrap();
@@ -78,26 +62,11 @@ fn buildouts_sharing_a_cache_build_at_once() {
         assert_eq!(b.read("parts/a/content.txt"), i.to_string());
     }
     // Nothing half-written is left in the cache, and what is there is usable.
-    let leftovers: Vec<_> = walk(cache.path())
+    let leftovers: Vec<_> = support::walk(cache.path())
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".part"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let again = spawn(&buildouts[0], cache.path(), &["-U", "-q", "build"])
-        .wait_with_output()
-        .unwrap();
+    let again = buildouts[0].spawn(cache.path(), &["-U", "-q", "build"]).wait_with_output().unwrap();
     assert!(again.status.success());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -5,25 +5,9 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::TestBuildout;
-
-fn spawn_bo(b: &TestBuildout, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_bo"))
-        .args(args)
-        .current_dir(&b.root)
-        .env("HOME", b.root.join("home"))
-        .env("BO_CACHE_DIR", support::repo_root().join("target/test-cache"))
-        .env("BO_RECIPE_PATH", &b.recipe_path)
-        .env_remove("BO_GRANTS_FILE")
-        .env("CI", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 #[test]
 fn output_lines_arrive_while_the_program_runs() {
@@ -33,7 +17,10 @@ fn output_lines_arrive_while_the_program_runs() {
         "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = echo first-line; sleep 3; echo second-line\n",
     );
     let started = Instant::now();
-    let mut bo = spawn_bo(&b, &["-U", "-v", "build", "--grant", "cmd:program=sh"]);
+    let mut bo = b.spawn(
+        &support::repo_root().join("target/test-cache"),
+        &["-U", "-v", "build", "--grant", "cmd:program=sh"],
+    );
     let stdout = BufReader::new(bo.stdout.take().unwrap());
     let mut first_at = None;
     for line in stdout.lines() {
@@ -59,7 +46,10 @@ fn ctrl_c_stops_the_programs_and_leaves_a_consistent_state() {
         "buildout.cfg",
         "[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = while true; do mkdir -p ${buildout:parts-directory}/cmd; echo beat >> ${buildout:parts-directory}/cmd/beat; sleep 0.2; done\n",
     );
-    let mut bo = spawn_bo(&b, &["-U", "build", "--grant", "cmd:program=sh"]);
+    let mut bo = b.spawn(
+        &support::repo_root().join("target/test-cache"),
+        &["-U", "build", "--grant", "cmd:program=sh"],
+    );
     let beat = b.root.join("parts/cmd/beat");
     let waited = Instant::now();
     while !beat.exists() && waited.elapsed() < Duration::from_secs(30) {

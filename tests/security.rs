@@ -249,7 +249,7 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))
     };
-    let entries: Vec<_> = walk(cache.path())
+    let entries: Vec<_> = support::walk(cache.path())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
@@ -274,19 +274,6 @@ fn a_precompiled_entry_bo_did_not_write_is_never_executed() {
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert_eq!(b.read("parts/a/content.txt"), "again", "the part ran tinyrecipe's own code");
     assert_ne!(std::fs::read(&tiny).unwrap(), foreign, "the foreign entry was replaced");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Parts running beside each other (`-j 2`) while something swaps a directory on

@@ -387,3 +387,36 @@ pub fn js_tools() -> &'static Path {
         base.join("node_modules")
     })
 }
+
+/// Every file below `dir` (recursively).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+impl TestBuildout {
+    /// Starts `bo` in the buildout without waiting (output piped), with `cache` as
+    /// its cache.
+    pub fn spawn(&self, cache: &Path, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_bo"))
+            .args(args)
+            .current_dir(&self.root)
+            .env("HOME", self.root.join("home"))
+            .env("BO_CACHE_DIR", cache)
+            .env("BO_RECIPE_PATH", &self.recipe_path)
+            .env_remove("BO_GRANTS_FILE")
+            .env("CI", "true")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}

@@ -40,12 +40,7 @@ impl Host for PartState {
         // is `evil`); anything but http(s) must be a file the part can already read.
         let source = match reqwest::Url::parse(&url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
-                let host = parsed
-                    .host_str()
-                    .unwrap_or("")
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string();
+                let host = crate::net::host_of(&parsed);
                 if let Err(denial) = self.grant.check_host(&host) {
                     let message = denial.to_string();
                     self.denial = Some(denial);

@@ -114,12 +114,7 @@ impl ReadPolicy for ExtendsPolicy {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("{from} extends {url}: only http, https and file URLs can be extended"));
         }
-        let host = parsed
-            .host_str()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = crate::net::host_of(&parsed);
         if !Self::host_granted(&self.hosts, &host) {
             return Err(format!(
                 "{from} extends {url}, which would make bo fetch from {host}: grant it with `--grant {CONFIG_GRANTEE}:host={host}`"
