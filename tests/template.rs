@@ -53,3 +53,18 @@ fn output_outside_the_buildout_is_denied() {
     assert!(got.stderr.contains("part t (recipe collective.recipe.template) was denied outside \"/tmp/bo-template-escape\": grant it with `--grant t:outside=/tmp/bo-template-escape`"), "{}", got.stderr);
     assert!(!std::path::Path::new("/tmp/bo-template-escape/out.txt").exists());
 }
+
+/// A template may use any section, as Buildout's `buildout[section]` does, not only
+/// those its part references (here `[ports]`, named only in the input file).
+#[test]
+fn templates_see_sections_their_part_does_not_reference() {
+    let b = TestBuildout::with_recipes();
+    b.write("templates/conf.in", "listen ${ports:http}\n");
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = conf\n\n[ports]\nhttp = 8080\n\n[broken]\nx = ${nowhere:y}\n\n[conf]\nrecipe = collective.recipe.template\ninput = templates/conf.in\noutput = ${buildout:directory}/etc/conf\n",
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert_eq!(b.read("etc/conf"), "listen 8080\n");
+}

@@ -294,6 +294,60 @@ impl<'c> Evaluator<'c> {
         self.sections.iter().map(|(name, state)| (name.clone(), state.values())).collect()
     }
 
+    /// Evaluates every section that has no recipe, ignoring the ones that fail (as
+    /// Buildout would only fail if one were used): recipes look sections up by
+    /// name (`buildout['ports']`), not only the ones their part references.
+    /// Sections with a recipe are left alone: evaluating one constructs a part.
+    pub fn evaluate_plain_sections(&mut self) {
+        // Nor one that leads to a section with a recipe through its `${...}`
+        // references or macro (evaluating it would construct that part).
+        let raw = self.raw;
+        let referenced = |section: &RawSection| -> Vec<String> {
+            let mut out = Vec::new();
+            for (key, value) in section {
+                if key == "<" {
+                    out.extend(value.split_whitespace().map(String::from));
+                }
+                let mut rest = value.as_str();
+                while let Some(at) = rest.find("${") {
+                    rest = &rest[at + 2..];
+                    if let Some(colon) = rest.find([':', '}']) {
+                        out.push(rest[..colon].trim().to_string());
+                    }
+                }
+            }
+            out
+        };
+        // Memoised over the whole configuration (each section looked at once).
+        fn leads(name: &str, raw: &RawConfig, referenced: &dyn Fn(&RawSection) -> Vec<String>, memo: &mut HashMap<String, bool>) -> bool {
+            if let Some(&known) = memo.get(name) {
+                return known;
+            }
+            memo.insert(name.to_string(), false); // a cycle leads nowhere new
+            let result = match raw.get(name) {
+                None => false,
+                Some(section) if section.contains_key("recipe") => true,
+                Some(section) => referenced(section).iter().any(|next| leads(next, raw, referenced, memo)),
+            };
+            memo.insert(name.to_string(), result);
+            result
+        }
+        let mut memo = HashMap::new();
+        let names: Vec<String> = raw
+            .keys()
+            .filter(|name| !self.sections.contains_key(*name) && !leads(name, raw, &referenced, &mut memo))
+            .cloned()
+            .collect();
+        for name in names {
+            let doing = std::mem::take(&mut self.doing);
+            if self.section(&name).is_err() {
+                self.sections.remove(&name);
+                self.changed.remove(&name);
+            }
+            self.doing = doing;
+        }
+    }
+
     /// Brings `snapshot` (an earlier [`Evaluator::snapshot`]) up to date, at the
     /// cost of the sections changed since: a recipe constructor per part must not
     /// copy the whole configuration each time.

@@ -153,6 +153,9 @@ impl<'c> Plan<'c> {
         let build = build::start(config, options, &settings, &mut ev)?;
         ev.set_recipe_hook(build.hook());
         let state = read_state(&settings)?;
+        // Recipes may look any section up (a template's `${ports:http}`), their
+        // constructors included.
+        ev.evaluate_plain_sections();
         let (install_parts, uninstall_missing) = evaluate_parts(&mut ev, options)?;
         let new_options = recorded_options(&mut ev, &build, &install_parts)?;
         let needed = capabilities::check(&build, &install_parts, &new_options);
