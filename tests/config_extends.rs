@@ -104,3 +104,20 @@ fn a_silent_server_times_out_with_the_url() {
     );
     assert!(got.stderr.contains(&url) && got.stderr.contains("timeout"), "{}", got.stderr);
 }
+
+/// The default interpreter is the real one, not a version manager's shim (as
+/// Buildout writes `sys.executable` into scripts).
+#[test]
+fn the_default_interpreter_is_not_a_shim() {
+    let b = TestBuildout::new();
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["-U", "query", "buildout:executable"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let executable = got.stdout.trim();
+    assert!(!executable.contains("/shims/"), "{executable}");
+    let real = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    assert_eq!(executable, String::from_utf8_lossy(&real.stdout).trim());
+}

@@ -129,7 +129,16 @@ pub fn default_executable() -> String {
     for dir in std::env::split_paths(&path) {
         let candidate = dir.join("python3");
         if candidate.is_file() {
-            return candidate.to_string_lossy().into_owned();
+            let found = candidate.to_string_lossy().into_owned();
+            // A version manager's shim (pyenv) is not the interpreter: Buildout
+            // writes `sys.executable`, the one the shim resolves to (asked once,
+            // remembered under the interpreter's fingerprint).
+            if found.contains("/shims/")
+                && let Some(real) = condition::TargetEnv::probe_python(&found).and_then(|env| env.executable)
+            {
+                return real;
+            }
+            return found;
         }
     }
     "python3".to_string()

@@ -56,6 +56,9 @@ pub struct TargetEnv {
     pub little_endian: bool,
     /// The C library's version where it is glibc (for manylinux wheel tags).
     pub glibc: Option<(u32, u32)>,
+    /// The interpreter's own path (`sys.executable`): what a version manager's
+    /// shim (pyenv) resolves to.
+    pub executable: Option<String>,
 }
 
 impl TargetEnv {
@@ -71,7 +74,7 @@ impl TargetEnv {
     /// [`interpreter_fingerprint`]): starting Python, through a pyenv shim say, can
     /// cost more than a whole no-op build.
     pub fn probe_python(python: &str) -> Option<TargetEnv> {
-        let memo = interpreter_fingerprint(python).map(|key| crate::fsutil::default_cache_dir().join("interpreters").join(key));
+        let memo = interpreter_fingerprint(python).map(|key| crate::fsutil::default_cache_dir().join("interpreters-2").join(key));
         if let Some(text) = memo.as_ref().and_then(|m| std::fs::read_to_string(m).ok())
             && let Some(env) = TargetEnv::parse_probe(&text)
         {
@@ -79,7 +82,7 @@ impl TargetEnv {
         }
         let script = "import sys,platform,os;v=sys.version_info;print(v[0],v[1],v[2],\
             platform.python_implementation(),sys.platform,os.name,platform.system(),\
-            platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version())";
+            platform.machine(),platform.release(),'-'.join(platform.libc_ver()),sep='\\n');print(platform.version());print(sys.executable)";
         let out = Command::new(python)
             .args(["-c", script])
             .output()
@@ -116,6 +119,7 @@ impl TargetEnv {
                     pointer_bits: usize::BITS,
                     little_endian: cfg!(target_endian = "little"),
                     glibc,
+                    executable: lines.get(11).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
                 });
             }
         }
@@ -142,6 +146,7 @@ impl TargetEnv {
             pointer_bits: usize::BITS,
             little_endian: cfg!(target_endian = "little"),
             glibc: None,
+            executable: None,
         }
     }
 
