@@ -17,7 +17,7 @@
 //! - [`settings`]: `[buildout]` settings that make bo write or execute.
 //! - [`cap`]: file work for parts through directory handles (cap-std).
 //! - [`extends`]: which configuration files and URLs a configuration may pull in.
-//! - [`grants_file`]: `bo grant`, writing the user's grants file.
+//! - [`grants_file`]: the user's grants file: where it is, reading it, `bo grant`.
 //! - [`network`]: which hosts a part's `python.install` may reach.
 //! - [`places`]: which directories a recipe may be given to write.
 
