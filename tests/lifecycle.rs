@@ -271,3 +271,16 @@ fn a_parallel_failure_undoes_only_its_own_files() {
     let state = b.read(".installed.cfg");
     assert!(state.contains("[good]") && !state.contains("[bad]"), "{state}");
 }
+
+/// Uninstalling a part that recorded nothing leaves no empty `parts/<part>` (the
+/// uninstall call's sandbox needed it), as Buildout leaves nothing.
+#[test]
+fn uninstall_leaves_no_empty_part_directory() {
+    let b = TestBuildout::with_recipes();
+    b.write("buildout.cfg", "[buildout]\nparts = n\n[n]\nrecipe = tinyrecipe:noop\n");
+    assert_eq!(b.bo(&["-U", "build"]).code, 0);
+    b.write("buildout.cfg", "[buildout]\nparts =\n");
+    let got = b.bo(&["-U", "build"]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(!b.root.join("parts/n").exists());
+}

@@ -91,6 +91,9 @@ impl Plan<'_> {
             &self.settings.directory,
             &writable,
         );
+        // The sandbox of the uninstall call needed `parts/<part>`: not left behind
+        // empty (Buildout leaves nothing).
+        let _ = crate::trust::cap::remove_empty_dir(&self.settings.parts_directory.join(part));
         installed.retain(|p| p != part);
         self.state.parts.shift_remove(part);
         self.state.buildout.insert("parts".into(), installed.join(" "));
