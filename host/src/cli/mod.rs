@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError, LoadOptions};
 
+mod grant;
 pub mod recipe;
 
 #[derive(Debug, Parser)]
@@ -443,7 +444,7 @@ fn run(cli: &Cli, assignments: &[String]) -> Result<(), String> {
             crate::plan::build(&config, &options).map_err(|e| e.report())
         }
         Command::Recipe(_) => unreachable!("handled before loading the configuration"),
-        Command::Grant { grants, global, .. } => grant(&config, grants, *global),
+        Command::Grant { grants, global, .. } => grant::grant(&config, grants, *global),
         Command::Plan { sandbox, json } => {
             let options = sandbox.build_options(&[], cli.quiet > 0, command_line_grants)?;
             let plan = crate::plan::plan(&config, &options).map_err(|e| e.report())?;
@@ -487,56 +488,6 @@ fn init(config_file: &Path, requirements: &[String]) -> Result<(), String> {
     };
     std::fs::write(config_file, text).map_err(|e| format!("error: cannot write {}: {e}", config_file.display()))?;
     println!("Creating '{}'.", config_file.display());
-    Ok(())
-}
-
-/// `bo grant`: writes the grants to the user's grants file, each bound to the
-/// recipe its part has in this configuration.
-fn grant(config: &Config, grants: &[String], global: bool) -> Result<(), String> {
-    let mut session = config.evaluate().map_err(report)?;
-    let mut bound = Vec::new();
-    for text in grants {
-        let mut grant: crate::trust::grants::Grant = text.parse().map_err(|e| format!("error: {e}"))?;
-        if grant.recipe.is_none() && grant.part != "*" && grant.part != crate::trust::CONFIG_GRANTEE {
-            if !config.raw.contains_key(&grant.part) {
-                return Err(format!("error: the configuration has no part {}", grant.part));
-            }
-            session.evaluator.section(&grant.part).map_err(report)?;
-            let reference = session
-                .evaluator
-                .get(&grant.part, "recipe", None)
-                .map_err(report)?
-                .ok_or_else(|| format!("error: the configuration has no part {} with a recipe", grant.part))?;
-            // A component's digest: a file's, or an OCI recipe's as bo pulled it.
-            let component = if reference.trim().starts_with("oci://") {
-                let options = crate::oci::OciOptions {
-                    offline: true,
-                    store: crate::fsutil::default_cache_dir().join("oci"),
-                    ..Default::default()
-                };
-                crate::oci::pull(reference.trim(), &options)
-                    .map(|pulled| pulled.component)
-                    .map_err(|e| {
-                        format!("error: {reference}: {e}; run `bo build` once (it pulls the recipe), or grant on the command line")
-                    })?
-            } else {
-                crate::plan::recipes::resolve(&reference, &config.directory)
-                    .map(|source| source.path)
-                    .map_err(|e| format!("error: {e}"))?
-            };
-            let bytes = std::fs::read(&component).map_err(|e| format!("error: {}: {e}", component.display()))?;
-            let digest = crate::runtime::cache::digest(&bytes);
-            grant.recipe = Some(crate::trust::grants::recipe_identity(&reference, &digest));
-        }
-        bound.push(grant);
-    }
-    let file = crate::trust::grants::user_grants_file();
-    let directory = crate::trust::canonical(config.config_file.parent().unwrap_or(Path::new(".")));
-    crate::trust::grants_file::add(&file, (!global).then_some(directory.as_path()), &bound).map_err(|m| format!("error: {m}"))?;
-    for grant in &bound {
-        println!("granted {grant}");
-    }
-    println!("(in {})", file.display());
     Ok(())
 }
 
