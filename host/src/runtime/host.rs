@@ -152,20 +152,13 @@ impl Host for PartState {
     fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
         // Directories bo created for this call belong to the part as well.
         let prepared = self.prepared.iter().any(|p| p == Path::new(&path));
-        let checked = if prepared {
-            Ok(PathBuf::from(&path))
-        } else {
-            self.writable(&path, "set the mode of")
-        };
-        let target = match checked {
-            Ok(target) => target,
-            Err(message) => return Ok(Err(message)),
-        };
+        if !prepared && let Err(message) = self.writable(&path, "set the mode of") {
+            return Ok(Err(message));
+        }
         // Through a handle, never through a link; permission bits only (no setuid,
         // setgid or sticky bits). Directories bo prepared are reached through
-        // their parent (no handle of the part covers them).
-        // (The handles are keyed by the paths the grant names, as the guest sees them.)
-        let _ = target;
+        // their parent (no handle of the part covers them). The handles are keyed by
+        // the paths the grant names, as the guest sees them.
         let lexical = Path::new(&path);
         let set = if prepared && !self.write_dirs.covers(lexical) {
             crate::trust::cap::set_mode_entry(lexical, mode)
@@ -271,10 +264,12 @@ impl PartState {
         }
     }
 
-    /// A destination inside a directory the part may write. `..` is refused; the
-    /// nearest existing ancestor is resolved (symlinks included) and the result must
-    /// still lie in a writable directory. Returns the resolved path, to be used.
-    fn writable(&self, path: &str, verb: &str) -> Result<PathBuf, String> {
+    /// Checks that `path` lies in a directory the part may write, for a denial that
+    /// names the part: `..` is refused; the nearest existing ancestor is resolved
+    /// (symlinks included) and the result must still lie in a writable directory.
+    /// The write itself goes through the part's directory handles (`write_dirs`),
+    /// which hold even if the path changes after this check.
+    fn writable(&self, path: &str, verb: &str) -> Result<(), String> {
         let denied = || {
             format!(
                 "part {} (recipe {}) may not {verb} {path}: not in a directory this part may write",
@@ -302,7 +297,7 @@ impl PartState {
             .iter()
             .any(|dir| real_target.starts_with(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())));
         if self.grant.may_write(target) && inside {
-            Ok(real_target)
+            Ok(())
         } else {
             Err(denied())
         }
@@ -501,13 +496,10 @@ impl super::bo::recipe::python::Host for PartState {
 
     fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
         // Checked here; written below through the handle, at the path the grant names.
-        let bin = match self
-            .writable(&request.bin_directory, "write scripts to")
-            .map(|_| PathBuf::from(&request.bin_directory))
-        {
-            Ok(bin) => bin,
-            Err(message) => return Ok(Err(format!("{message} (declare it in the recipe's `writes`)"))),
-        };
+        if let Err(message) = self.writable(&request.bin_directory, "write scripts to") {
+            return Ok(Err(format!("{message} (declare it in the recipe's `writes`)")));
+        }
+        let bin = PathBuf::from(&request.bin_directory);
         // Script names become file names in bin/: one path component each.
         let names = request
             .scripts

@@ -172,10 +172,7 @@ impl Dirs {
 /// parent (for a part's own writable directory, which no handle of the part
 /// covers). A link is removed, never followed.
 pub fn remove_entry(path: &Path) -> std::io::Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(not_covered());
-    };
-    let dir = Dir::open_ambient_dir(parent, ambient_authority())?;
+    let (dir, name) = parent_handle(path)?;
     match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_dir() => dir.remove_dir_all(name),
         Ok(_) => dir.remove_file(name),
@@ -186,23 +183,27 @@ pub fn remove_entry(path: &Path) -> std::io::Result<()> {
 
 /// Removes the directory `path` if it is empty (through a handle on its parent).
 pub fn remove_empty_dir(path: &Path) -> std::io::Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(not_covered());
-    };
-    Dir::open_ambient_dir(parent, ambient_authority())?.remove_dir(name)
+    let (dir, name) = parent_handle(path)?;
+    dir.remove_dir(name)
 }
 
 /// Sets the permission bits of the directory `path` through a handle on its
 /// parent (a directory bo prepared for the part), refusing a link.
 pub fn set_mode_entry(path: &Path, mode: u32) -> std::io::Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(not_covered());
-    };
-    let dir = Dir::open_ambient_dir(parent, ambient_authority())?;
+    let (dir, name) = parent_handle(path)?;
     if dir.symlink_metadata(name)?.file_type().is_symlink() {
         return Err(std::io::Error::other("it is a symlink"));
     }
     dir.set_permissions(name, permissions(mode))
+}
+
+/// A handle on `path`'s parent directory and `path`'s name in it (for a
+/// directory of the part's own, which none of its handles covers).
+fn parent_handle(path: &Path) -> std::io::Result<(Dir, &std::ffi::OsStr)> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(not_covered());
+    };
+    Ok((Dir::open_ambient_dir(parent, ambient_authority())?, name))
 }
 
 fn not_covered() -> std::io::Error {
