@@ -44,25 +44,16 @@ pub(super) fn check(build: &Build, parts: &[String], options: &IndexMap<String, 
                 continue;
             }
         };
-        for program in &declared.programs {
-            match grant.check_program(program) {
-                Ok(()) => items.push(format!("program {program} (granted)")),
+        // Each declared program and named host: granted, or one more missing grant.
+        let programs = declared.programs.iter().map(|p| ("program", p, grant.check_program(p)));
+        let hosts = declared.hosts.iter().map(|h| ("host", h, grant.check_host(h)));
+        for (kind, value, checked) in programs.chain(hosts) {
+            match checked {
+                _ if kind == "host" && value.contains('*') => items.push(format!("host {value} (each host granted when used)")),
+                Ok(()) => items.push(format!("{kind} {value} (granted)")),
                 Err(denial) => {
-                    items.push(format!("program {program} (not granted)"));
-                    needed.missing.push((format!("{part}:program={program}"), denial.to_string()));
-                }
-            }
-        }
-        for host in &declared.hosts {
-            if host.contains('*') {
-                items.push(format!("host {host} (each host granted when used)"));
-                continue;
-            }
-            match grant.check_host(host) {
-                Ok(()) => items.push(format!("host {host} (granted)")),
-                Err(denial) => {
-                    items.push(format!("host {host} (not granted)"));
-                    needed.missing.push((format!("{part}:host={host}"), denial.to_string()));
+                    items.push(format!("{kind} {value} (not granted)"));
+                    needed.missing.push((format!("{part}:{kind}={value}"), denial.to_string()));
                 }
             }
         }
