@@ -33,6 +33,8 @@ fn settings(index: &str, store: &Path, cache: &Path) -> InstallSettings {
         part: "app".into(),
         develop: vec![],
         allow_build: vec![],
+        fixed_target: None,
+        provided: vec![],
     }
 }
 

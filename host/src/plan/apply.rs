@@ -73,10 +73,10 @@ impl Plan<'_> {
         crate::progress::info(&doing);
         let old = self.state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
-        let (recipe, entry) = self.build.load_recipe(&reference).map_err(|m| fail(&[INSTALLING, &doing], m))?;
+        let (recipe, binding) = self.build.load_recipe(part, &reference).map_err(|m| fail(&[INSTALLING, &doing], m))?;
         let grant = self
             .build
-            .grant(part, &recipe, entry, &old)
+            .grant(part, &recipe, binding, &old)
             .map_err(|e| fail(&[INSTALLING, &doing], e.to_string()))?;
         let writable = grant.write.clone();
         crate::progress::info("Running uninstall recipe.");
@@ -112,10 +112,10 @@ impl Plan<'_> {
             let part = match &planned.action {
                 super::Action::Install { part, .. } | super::Action::Update { part } | super::Action::Uninstall { part, .. } => part,
             };
-            let (recipe, entry) = self.build.recipes.borrow()[part].clone();
+            let (recipe, binding) = self.build.recipes.borrow()[part].clone();
             let grant = self
                 .build
-                .grant(part, &recipe, entry, &self.new_options[part])
+                .grant(part, &recipe, binding, &self.new_options[part])
                 .map_err(|e| fail(&[INSTALLING], e.to_string()))?;
             jobs.push(jobs::Job {
                 part: part.clone(),

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use super::installed::{self, PartOptions};
-use super::recipes::BuildServices;
+use super::recipes::{Binding, BuildServices};
 use super::{BuildError, BuildOptions, LOCK_FILE, fail};
 use crate::config::{BuildoutSettings, Config, ConfigErrorKind, Evaluator};
 use crate::python::lock::Lock;
@@ -77,6 +77,7 @@ fn services(
         interpreters: crate::trust::settings::Interpreters::new(config, grants),
         index_hosts: crate::trust::network::IndexHosts::new(config, grants),
         verbose: settings.verbosity > 0,
+        classic: Mutex::new(HashMap::new()),
         snapshot: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(Vec::new()),
         download_cache: options.cache_dir.join("downloads"),
@@ -98,8 +99,8 @@ fn services(
     })
 }
 
-/// Each part's recipe and the entry its reference named.
-type Recipes = Rc<RefCell<HashMap<String, (Arc<LoadedRecipe>, Option<String>)>>>;
+/// Each part's recipe and how it is bound (entry, classic recipe).
+type Recipes = Rc<RefCell<HashMap<String, (Arc<LoadedRecipe>, Binding)>>>;
 
 /// What one build works with: where things go, the recipe runtime, the services
 /// recipes call, the user's grants, and each part's loaded recipe.
@@ -117,7 +118,10 @@ pub(super) fn options_list(options: &PartOptions) -> Vec<(String, String)> {
 
 /// Buildout's `__buildout_signature__`: the recipe's project and what identifies
 /// its code (here the component's digest, so any change to the recipe reinstalls).
-pub(super) fn signature(recipe: &LoadedRecipe) -> String {
+pub(super) fn signature(recipe: &LoadedRecipe, binding: &Binding) -> String {
+    if let Some(classic) = &binding.classic {
+        return classic.signature(&recipe.digest);
+    }
     let hex = recipe.digest.trim_start_matches("sha256:");
     let project = if recipe.name.contains("://") {
         recipe.name.as_str()
@@ -128,11 +132,11 @@ pub(super) fn signature(recipe: &LoadedRecipe) -> String {
 }
 
 impl Build {
-    pub(super) fn load_recipe(&self, reference: &str) -> Result<(Arc<LoadedRecipe>, Option<String>), String> {
-        let source = self.services.resolve_recipe(reference)?;
+    pub(super) fn load_recipe(&self, part: &str, reference: &str) -> Result<(Arc<LoadedRecipe>, Binding), String> {
+        let source = self.services.resolve_recipe(part, reference)?;
         Ok((
             self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?,
-            source.entry,
+            Binding::from(&source),
         ))
     }
 
@@ -140,13 +144,11 @@ impl Build {
         &self,
         part: &str,
         recipe: &LoadedRecipe,
-        entry: Option<String>,
+        binding: Binding,
         options: &PartOptions,
     ) -> Result<PartGrant, RecipeError> {
-        let user = grants_for(&self.grants, part, recipe);
-        let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &self.layout)?.with_option_outputs(options)?;
-        grant.entry = entry;
-        Ok(grant)
+        let grant = part_grant(&self.grants, &self.layout, part, recipe, &binding, &self.services)?;
+        Ok(grant.with_option_outputs(options)?)
     }
 
     /// The recipe constructor, run when a part's section is first evaluated.
@@ -160,16 +162,16 @@ impl Build {
             let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
             let reference = ev.require(part, "recipe")?;
             let source = services
-                .resolve_recipe(&reference)
+                .resolve_recipe(part, &reference)
                 .map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
             let options = ev.options(part)?;
             ev.refresh_snapshot(&mut services.snapshot.lock().unwrap());
-            let user = grants_for(&grants, part, &recipe);
-            let mut grant = PartGrant::new(part, &recipe.name, &recipe.declared(), &user, &layout).map_err(|e| other(ev, e.to_string()))?;
+            let binding = Binding::from(&source);
+            let mut grant =
+                part_grant(&grants, &layout, part, &recipe, &binding, &services).map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.
             grant.write.clear();
-            grant.entry = source.entry.clone();
             let list = options_list(&options);
             let changes = runtime
                 .call(&recipe, grant, services.clone(), |r, s| r.call_init(s, part, &list))
@@ -184,10 +186,37 @@ impl Build {
                 }
                 ev.set(part, &key, value);
             }
-            recipes.borrow_mut().insert(part.to_string(), (recipe, source.entry));
+            recipes.borrow_mut().insert(part.to_string(), (recipe, binding));
             Ok(())
         })
     }
+}
+
+/// What `part` may do with `recipe` (declared AND granted): a component declares
+/// its needs; a classic recipe, run by the runner, is taken to declare what the
+/// user granted the part, and reads its own distributions. Option outputs are
+/// the caller's to add.
+fn part_grant(
+    grants: &UserGrants,
+    layout: &Layout,
+    part: &str,
+    recipe: &LoadedRecipe,
+    binding: &Binding,
+    services: &BuildServices,
+) -> Result<PartGrant, crate::trust::grants::Denial> {
+    let user = grants_for(grants, part, recipe);
+    let declared = match &binding.classic {
+        Some(_) => super::classic::ClassicRecipe::declared(part, &user),
+        None => recipe.declared(),
+    };
+    let mut grant = PartGrant::new(part, &recipe.name, &declared, &user, layout)?;
+    grant.entry = binding.entry.clone();
+    if let Some(classic) = &binding.classic {
+        grant.entry = Some(classic.entry.clone());
+        grant.read.extend(classic.locations());
+        grant.runner_env = classic.environment(&services.snapshot.lock().unwrap());
+    }
+    Ok(grant)
 }
 
 /// The user's grants that apply to `part` with `recipe`: a grant bound to another

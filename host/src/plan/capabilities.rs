@@ -24,12 +24,15 @@ pub(super) struct Needed {
 pub(super) fn check(build: &Build, parts: &[String], options: &IndexMap<String, PartOptions>) -> Needed {
     let mut needed = Needed::default();
     for part in parts {
-        let Some((recipe, entry)) = build.recipes.borrow().get(part).cloned() else {
+        let Some((recipe, binding)) = build.recipes.borrow().get(part).cloned() else {
             continue;
         };
-        let declared = recipe.declared();
+        let declared = match &binding.classic {
+            Some(_) => super::classic::ClassicRecipe::declared(part, &build.grants),
+            None => recipe.declared(),
+        };
         let mut items = Vec::new();
-        let grant = match build.grant(part, &recipe, entry, &options[part]) {
+        let grant = match build.grant(part, &recipe, binding, &options[part]) {
             Ok(grant) => grant,
             Err(RecipeError::Denied(denial @ Denial::NotGranted { .. })) => {
                 let Denial::NotGranted { part, kind, value, .. } = &denial else {

@@ -18,6 +18,7 @@
 
 mod apply;
 mod build;
+pub mod classic;
 mod capabilities;
 mod develop;
 pub mod download;
@@ -284,9 +285,9 @@ fn recorded_options(ev: &mut Evaluator<'_>, build: &Build, parts: &[String]) -> 
     let mut new_options = IndexMap::new();
     for part in parts {
         let mut opts = ev.options(part)?;
-        let recipe = build.recipes.borrow().get(part).map(|(r, _)| r.clone());
-        let recipe = recipe.ok_or_else(|| fail(&[INSTALLING], format!("part {part} has no recipe")))?;
-        opts.insert(SIGNATURE.into(), build::signature(&recipe));
+        let recipe = build.recipes.borrow().get(part).cloned();
+        let (recipe, binding) = recipe.ok_or_else(|| fail(&[INSTALLING], format!("part {part} has no recipe")))?;
+        opts.insert(SIGNATURE.into(), build::signature(&recipe, &binding));
         new_options.insert(part.clone(), opts);
     }
     Ok(new_options)

@@ -56,6 +56,26 @@ pub struct RecipeSource {
     /// `project:entry` served by `project.wasm`: the entry the recipe is told
     /// (as `BO_RECIPE_ENTRY`), so one component can offer several entries.
     pub entry: Option<String>,
+    /// Set when the reference is a classic Python recipe, run by the bundled
+    /// runner (`path`).
+    pub classic: Option<std::sync::Arc<super::classic::ClassicRecipe>>,
+}
+
+/// How a part's recipe is bound: the entry its reference named, and the classic
+/// recipe when the runner runs it.
+#[derive(Debug, Clone, Default)]
+pub struct Binding {
+    pub entry: Option<String>,
+    pub classic: Option<std::sync::Arc<super::classic::ClassicRecipe>>,
+}
+
+impl From<&RecipeSource> for Binding {
+    fn from(source: &RecipeSource) -> Binding {
+        Binding {
+            entry: source.entry.clone(),
+            classic: source.classic.clone(),
+        }
+    }
 }
 
 /// Resolves a `recipe` option to a component file (OCI references are pulled by
@@ -69,6 +89,7 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
                 reference: reference.to_string(),
                 path,
                 entry: None,
+                classic: None,
             })
         } else {
             Err(format!("recipe {reference}: no component at {}", path.display()))
@@ -103,6 +124,7 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
                     reference: reference.to_string(),
                     path: candidate,
                     entry: entry.clone(),
+                    classic: None,
                 });
             }
         }
@@ -113,6 +135,7 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
                 reference: reference.to_string(),
                 path,
                 entry: entry.clone(),
+                classic: None,
             });
         }
     }
@@ -210,15 +233,22 @@ pub struct BuildServices {
     pub index_hosts: crate::trust::network::IndexHosts,
     /// `-v`: show debug lines (programs' output as it comes).
     pub verbose: bool,
+    /// Classic recipes resolved in this run, by part and reference.
+    pub classic: Mutex<HashMap<String, std::sync::Arc<super::classic::ClassicRecipe>>>,
 }
 
 impl BuildServices {
     /// Finds the component for a `recipe` option; `oci://` references are pulled
     /// into the store (or found there), pinned by `bo.lock` when it has them.
-    pub fn resolve_recipe(&self, reference: &str) -> Result<RecipeSource, String> {
+    pub fn resolve_recipe(&self, part: &str, reference: &str) -> Result<RecipeSource, String> {
         let reference = reference.trim();
         if !reference.starts_with("oci://") {
-            return resolve(reference, &self.directory);
+            return match resolve(reference, &self.directory) {
+                Err(not_a_component) if !reference.ends_with(".wasm") && !reference.contains('/') => {
+                    self.resolve_classic(part, reference, &not_a_component)
+                }
+                found => found,
+            };
         }
         // The configuration chose the registry: bo contacts it only under a grant.
         let registry = reference["oci://".len()..].split('/').next().unwrap_or("");
@@ -260,7 +290,107 @@ impl BuildServices {
             reference: reference.to_string(),
             path: pulled.component,
             entry: None,
+            classic: None,
         })
+    }
+
+    /// A reference that names no component: a classic Python recipe, resolved
+    /// (once per part and build) for the runner and locked as `PART:recipe`.
+    fn resolve_classic(&self, part: &str, reference: &str, not_a_component: &str) -> Result<RecipeSource, String> {
+        let key = format!("{part}\0{reference}");
+        let runner = || {
+            resolve(super::classic::RUNNER, &self.directory)
+                .map_err(|e| format!("recipe {reference} is a classic Python recipe, but bo's classic-recipe runner is missing: {e}"))
+        };
+        if let Some(found) = self.classic.lock().unwrap().get(&key).cloned() {
+            return Ok(RecipeSource {
+                reference: reference.to_string(),
+                classic: Some(found),
+                ..runner()?
+            });
+        }
+        let (requirement, entry) = super::classic::parse_reference(reference);
+        let mut settings = self.install_settings(part)?;
+        settings.fixed_target = Some(super::classic::runner_target());
+        settings.provided = super::classic::PROVIDED.iter().map(|s| s.to_string()).collect();
+        settings.part = format!("{part}:recipe");
+        let installed = self.install_locked(&settings.part.clone(), &[requirement.clone()], &settings).map_err(|e| {
+            if e.contains("Couldn't find a distribution for") && e.contains(super::classic::project_of(&requirement)) {
+                super::classic::unknown_recipe(not_a_component, &e)
+            } else {
+                format!("recipe {reference}: {e}")
+            }
+        })?;
+        let classic = super::classic::ClassicRecipe::from_installed(&requirement, &entry, installed)
+            .map_err(|e| format!("recipe {reference}: {e}"))?;
+        let classic = std::sync::Arc::new(classic);
+        self.classic.lock().unwrap().insert(key, classic.clone());
+        Ok(RecipeSource {
+            reference: reference.to_string(),
+            classic: Some(classic),
+            ..runner()?
+        })
+    }
+
+    /// Installs `requirements` for the lock entry `part` (a part, or `PART:recipe`
+    /// for a classic recipe), following the lock mode.
+    fn install_locked(&self, part: &str, requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
+        let settings = settings.clone();
+        let locked = self.lock.lock().unwrap().parts.get(part).cloned();
+
+        if self.lock_mode == LockMode::Frozen {
+            let locked = locked.filter(|l| l.requirements == requirements).ok_or_else(|| {
+                format!(
+                    "part {part}: bo.lock has no entry for these requirements ({}); run without --frozen to update it",
+                    requirements.join(", ")
+                )
+            })?;
+            return self.install_frozen(part, &locked, &settings);
+        }
+        let installed = python::install(requirements, &settings).map_err(|e| {
+            // A refused host: say which grant would allow it.
+            match e.split_once("host \"").and_then(|(_, rest)| rest.split_once("\" is not granted")) {
+                Some((host, _)) => format!(
+                    "part {part}: {e}; the configuration's index or find-links are not yours: grant the host with `--grant {grantee}:host={host}` (or `--grant buildout:host={host}` for every part)",
+                    grantee = part.trim_end_matches(":recipe")
+                ),
+                None => format!("part {part}: {e}"),
+            }
+        })?;
+        {
+            let mut picked = self.picked.lock().unwrap();
+            for d in installed.iter().filter(|d| d.picked) {
+                let entry = picked.entry(d.name.clone()).or_insert_with(|| (d.version.clone(), Vec::new()));
+                if let Some(by) = d.required_by.last() {
+                    if !entry.1.contains(by) {
+                        entry.1.push(by.clone());
+                    }
+                }
+            }
+        }
+        let entry = LockedPart {
+            requirements: requirements.to_vec(),
+            distributions: installed
+                .iter()
+                // Develop projects are the local tree, not a locked file.
+                .filter(|d| d.source != python::DEVELOP_SOURCE)
+                .map(|d| LockedDist {
+                    name: d.name.clone(),
+                    version: d.version.clone(),
+                    filename: d.filename.clone(),
+                    sha256: d.sha256.clone(),
+                    source: d.source.clone(),
+                })
+                .collect(),
+        };
+        if self.lock_mode == LockMode::Locked && !locked.as_ref().is_some_and(|l| l.same_files(&entry)) {
+            return Err(format!(
+                "part {part}: bo.lock would change ({}); run without --locked to update it",
+                lock_difference(locked.as_ref(), &entry)
+            ));
+        }
+        self.resolved.lock().unwrap().insert(part.to_string(), entry);
+        Ok(installed)
     }
 
     fn option(&self, part: &str, key: &str) -> Option<String> {
@@ -320,6 +450,8 @@ impl BuildServices {
                 newest: self.newest,
             },
             store: self.eggs_directory.clone(),
+            fixed_target: None,
+            provided: Vec::new(),
         })
     }
 
@@ -405,59 +537,7 @@ impl HostServices for BuildServices {
 
     fn python_install(&self, part: &str, requirements: &[String]) -> Result<Vec<Installed>, String> {
         let settings = self.install_settings(part)?;
-        let locked = self.lock.lock().unwrap().parts.get(part).cloned();
-        if self.lock_mode == LockMode::Frozen {
-            let locked = locked.filter(|l| l.requirements == requirements).ok_or_else(|| {
-                format!(
-                    "part {part}: bo.lock has no entry for these requirements ({}); run without --frozen to update it",
-                    requirements.join(", ")
-                )
-            })?;
-            return self.install_frozen(part, &locked, &settings);
-        }
-        let installed = python::install(requirements, &settings).map_err(|e| {
-            // A refused host: say which grant would allow it.
-            match e.split_once("host \"").and_then(|(_, rest)| rest.split_once("\" is not granted")) {
-                Some((host, _)) => format!(
-                    "part {part}: {e}; the configuration's index or find-links are not yours: grant the host with `--grant {part}:host={host}` (or `--grant buildout:host={host}` for every part)"
-                ),
-                None => format!("part {part}: {e}"),
-            }
-        })?;
-        {
-            let mut picked = self.picked.lock().unwrap();
-            for d in installed.iter().filter(|d| d.picked) {
-                let entry = picked.entry(d.name.clone()).or_insert_with(|| (d.version.clone(), Vec::new()));
-                if let Some(by) = d.required_by.last() {
-                    if !entry.1.contains(by) {
-                        entry.1.push(by.clone());
-                    }
-                }
-            }
-        }
-        let entry = LockedPart {
-            requirements: requirements.to_vec(),
-            distributions: installed
-                .iter()
-                // Develop projects are the local tree, not a locked file.
-                .filter(|d| d.source != python::DEVELOP_SOURCE)
-                .map(|d| LockedDist {
-                    name: d.name.clone(),
-                    version: d.version.clone(),
-                    filename: d.filename.clone(),
-                    sha256: d.sha256.clone(),
-                    source: d.source.clone(),
-                })
-                .collect(),
-        };
-        if self.lock_mode == LockMode::Locked && !locked.as_ref().is_some_and(|l| l.same_files(&entry)) {
-            return Err(format!(
-                "part {part}: bo.lock would change ({}); run without --locked to update it",
-                lock_difference(locked.as_ref(), &entry)
-            ));
-        }
-        self.resolved.lock().unwrap().insert(part.to_string(), entry);
-        Ok(installed)
+        self.install_locked(part, requirements, &settings)
     }
 
     /// The interpreter `part` installs for and writes into scripts: its own

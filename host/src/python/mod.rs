@@ -8,6 +8,7 @@ pub mod develop;
 pub mod index;
 pub mod lock;
 pub mod metadata;
+pub mod pure_sdist;
 pub mod resolve;
 pub mod scripts;
 pub mod sdist;
@@ -43,6 +44,13 @@ pub struct InstallSettings {
     /// Projects the user allows bo to build from source (`--grant PART:build=NAME`,
     /// `*` for any): building runs the project's code on this machine.
     pub allow_build: Vec<String>,
+    /// A fixed target instead of probing `executable`: the classic-recipe runner's
+    /// CPython on WASI. Its source distributions are made into pure-Python wheels
+    /// from their egg-info ([`pure_sdist`]), never built.
+    pub fixed_target: Option<TargetEnv>,
+    /// Projects the target provides itself, never installed (the runner's
+    /// `zc.buildout`, `setuptools`, `pip`, `wheel`).
+    pub provided: Vec<String>,
 }
 
 /// One distribution of a part's working set.
@@ -71,6 +79,34 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
     let env = TargetEnv::probe_python(executable).ok_or_else(|| format!("cannot run the Python interpreter {executable}"))?;
     cache.insert(executable.to_string(), env.clone());
     Ok(env)
+}
+
+/// The source distribution `sdist` made into a pure-Python wheel (cached by the
+/// sdist's content), as a candidate the resolver installs like any wheel.
+fn pure_wheel_candidate(index: &Index, project: &str, sdist: &index::Candidate, cache: &std::path::Path) -> Result<index::Candidate, String> {
+    let file = index.fetch(sdist)?;
+    let digest = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let mut reader = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        std::io::copy(&mut reader, &mut hasher).map_err(|e| format!("{}: {e}", file.display()))?;
+        hex::encode(hasher.finalize())
+    };
+    let out_dir = cache.join("pure").join(&digest[..32.min(digest.len())]);
+    let version = sdist.version.to_string();
+    let wheel = pure_sdist::wheel_from_sdist(&file, project, &version, &out_dir)?;
+    let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(index::Candidate {
+        wheel: tags::WheelName::parse(&filename),
+        filename,
+        url: wheel.to_string_lossy().into_owned(),
+        version: sdist.version.clone(),
+        sha256: None,
+        requires_python: sdist.requires_python.clone(),
+        has_metadata_file: false,
+        yanked: false,
+        origin: format!("{} (made pure from {})", sdist.origin, sdist.filename),
+    })
 }
 
 /// Resolves `requirements` and installs the working set into the store.
@@ -156,7 +192,10 @@ fn fetch_and_install(
 }
 
 pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
-    let env = target(&settings.executable)?;
+    let env = match &settings.fixed_target {
+        Some(fixed) => fixed.clone(),
+        None => target(&settings.executable)?,
+    };
     let marker_env = env
         .marker_environment()
         .ok_or("cannot describe the target interpreter for markers")?;
@@ -169,6 +208,9 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
     let store = settings.store.clone();
     let installed = move |c: &index::Candidate| wheel::installed_entry(&store, &c.filename, c.sha256.as_deref()).is_some();
     let build_sdist = |project: &str, sdist: &index::Candidate| -> Result<index::Candidate, String> {
+        if settings.fixed_target.is_some() {
+            return pure_wheel_candidate(&index, project, sdist, &settings.index.cache);
+        }
         let allowed = settings
             .allow_build
             .iter()
@@ -226,6 +268,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         env: &marker_env,
         settings: &settings.resolve,
         installed: &installed,
+        provided: &settings.provided,
     };
     let resolved = resolver.resolve(&parsed)?;
     // Fetch and unpack concurrently (downloads dominate a fresh install); results

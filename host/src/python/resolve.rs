@@ -51,6 +51,9 @@ pub struct Resolver<'a> {
     pub settings: &'a ResolveSettings,
     /// Installed copies, consulted first when not in newest mode.
     pub installed: &'a dyn Fn(&Candidate) -> bool,
+    /// Projects the target interpreter provides (normalised names): requirements
+    /// of them are satisfied without installing anything.
+    pub provided: &'a [String],
 }
 
 struct Pending {
@@ -111,6 +114,9 @@ impl Resolver<'_> {
         let python = self.env.python_full_version().version.clone();
         while let Some(Pending { requirement, chain }) = queue.pop_front() {
             let name = normalize(requirement.name.as_ref());
+            if self.provided.contains(&name) {
+                continue;
+            }
             let (specifiers, exact) = constrain(&requirement, self.settings.pins.get(&name))?;
             let index = match by_name.get(&name) {
                 Some(&i) => {

@@ -487,6 +487,9 @@ fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe
     if let Some(entry) = &grant.entry {
         builder.env("BO_RECIPE_ENTRY", entry);
     }
+    for (name, value) in &grant.runner_env {
+        builder.env(name, value);
+    }
     for dir in &grant.read {
         preopen(&mut builder, dir, FsPerms::ReadOnly)?;
     }

@@ -234,6 +234,9 @@ pub struct PartGrant {
     /// the recipe manages itself (bo creates them for the sandbox, tells the recipe
     /// through `prepared-dirs`, and records them only if the recipe returns them).
     pub option_dirs: Vec<PathBuf>,
+    /// What the classic-recipe runner is told about the recipe it runs (WASI
+    /// environment variables set by bo, never the user's environment).
+    pub runner_env: Vec<(String, String)>,
     user: UserGrants,
     layout: Layout,
 }
@@ -318,6 +321,7 @@ impl PartGrant {
             declared: declared.clone(),
             entry: None,
             option_dirs: Vec::new(),
+            runner_env: Vec::new(),
             user: user.clone(),
             layout: layout.clone(),
         })
