@@ -449,3 +449,36 @@ pub fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
     });
     (base, count)
 }
+
+/// simple-repository-server on 127.0.0.1 serving `tree` (`<project>/<files>`).
+pub fn serve_index(tree: &Path) -> String {
+    let tools = python_tools();
+    let port = free_port();
+    let server = tools.venv.join("bin/simple-repository-server");
+    start_server(
+        &format!("{} --host 127.0.0.1 --port {port} {}", server.display(), tree.display()),
+        &format!("http://127.0.0.1:{port}/simple/"),
+    );
+    format!("http://127.0.0.1:{port}/simple/")
+}
+
+/// Writes a pure-Python wheel of `name` `version` holding `files` (a METADATA,
+/// WHEEL and RECORD are added).
+pub fn write_wheel(path: &Path, name: &str, version: &str, files: &[(&str, &str)]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let dist_info = format!("{}-{version}.dist-info", name.replace('-', "_"));
+    let mut all: Vec<(String, String)> = files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    all.push((format!("{dist_info}/METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")));
+    all.push((format!("{dist_info}/WHEEL"), "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".into()));
+    let script = "import sys, zipfile, json\nfiles = json.load(sys.stdin)\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    record = []\n    for name, text in files:\n        z.writestr(name, text)\n        record.append(name + ',,')\n    z.writestr(sys.argv[2] + '/RECORD', '\\n'.join(record) + '\\n')\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(&dist_info)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let json = serde_json::to_string(&all).unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}

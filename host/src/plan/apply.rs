@@ -73,6 +73,7 @@ impl Plan<'_> {
         crate::progress::info(&doing);
         let old = self.state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
+        self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
         let (recipe, binding) = self.build.load_recipe(part, &reference).map_err(|m| fail(&[INSTALLING, &doing], m))?;
         let grant = self
             .build

@@ -161,6 +161,9 @@ impl Build {
         Box::new(move |ev: &mut Evaluator<'_>, part: &str| {
             let other = |ev: &Evaluator<'_>, m: String| ev.error(ConfigErrorKind::Other(m));
             let reference = ev.require(part, "recipe")?;
+            // A classic recipe is resolved with the buildout's index and [versions]:
+            // the snapshot must hold them first.
+            ev.refresh_snapshot(&mut services.snapshot.lock().unwrap());
             let source = services
                 .resolve_recipe(part, &reference)
                 .map_err(|m| other(ev, format!("part {part}: {m}")))?;

@@ -89,7 +89,10 @@ pub fn wheel_from_sdist(sdist: &Path, project: &str, version: &str, out_dir: &Pa
     if payload.is_empty() {
         return Err(format!("{label}: no Python package of {project} found beside {egg_info}"));
     }
-    if left_out_native {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap();
+    if left_out_native && !said.contains(&label) {
+        said.push(label.clone());
         crate::progress::println(&format!(
             "{project} {version} has C sources; bo uses its Python code only (the classic-recipe runner is pure Python)"
         ));
@@ -110,6 +113,9 @@ pub fn wheel_from_sdist(sdist: &Path, project: &str, version: &str, out_dir: &Pa
     }
     std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let wheel = out_dir.join(format!("{dist_name}-{version}-py3-none-any.whl"));
+    if wheel.is_file() {
+        return Ok(wheel);
+    }
     let tmp = crate::fsutil::temp_path_beside(&wheel);
     write_wheel(&tmp, &payload, &meta_files, &dist_info).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &wheel).map_err(|e| format!("cannot write {}: {e}", wheel.display()))?;

@@ -149,6 +149,26 @@ impl Host for PartState {
         Ok(copied)
     }
 
+    fn symlink(&mut self, target: String, link: String) -> wasmtime::Result<Result<(), String>> {
+        if let Err(message) = self.writable(&link, "make a link at") {
+            return Ok(Err(message));
+        }
+        // The target is only a string in the link, but whoever follows it later
+        // (bo's own undo does not; a script or a person may) must find only what
+        // the part could read anyway: lexically inside its read or write grant.
+        let lexical = crate::fsutil::abspath(Path::new("/"), Path::new(&target));
+        if !Path::new(&target).is_absolute() || !self.grant.may_own(&lexical) {
+            return Ok(Err(format!(
+                "cannot link {link} to {target}: the target must be an absolute path this part may read"
+            )));
+        }
+        let made = self
+            .write_dirs
+            .symlink(&lexical, Path::new(&link))
+            .map_err(|e| format!("cannot link {link} to {target}: {e}"));
+        Ok(made)
+    }
+
     fn set_mode(&mut self, path: String, mode: u32) -> wasmtime::Result<Result<(), String>> {
         // Directories bo created for this call belong to the part as well.
         let prepared = self.prepared.iter().any(|p| p == Path::new(&path));

@@ -105,6 +105,24 @@ impl Dirs {
         }
     }
 
+    /// Makes the symbolic link `path` pointing at `target` (which the caller
+    /// checked), inside a handle: the link's parent is opened without following
+    /// links, and an existing entry is never replaced.
+    pub fn symlink(&self, target: &Path, path: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, rest) = self.locate(path).ok_or_else(not_covered)?;
+        let name = rest.file_name().ok_or_else(not_covered)?.to_owned();
+        let parent = rest.parent().unwrap_or(Path::new(""));
+        let parent_dir = if parent.as_os_str().is_empty() { dir.try_clone()? } else { dir.open_dir(parent)? };
+        let target = std::ffi::CString::new(target.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+        let name = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
+        // cap-std keeps `open_dir` inside the handle (no escape through a link).
+        // SAFETY: both strings are NUL-terminated and the descriptor is open.
+        let rc = unsafe { libc::symlinkat(target.as_ptr(), parent_dir.as_raw_fd(), name.as_ptr()) };
+        if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    }
+
     /// Sets the permission bits of `path` (never setuid, setgid or sticky), refusing
     /// a link.
     pub fn set_mode(&self, path: &Path, mode: u32) -> std::io::Result<()> {

@@ -1,0 +1,315 @@
+//! Classic Python recipes from PyPI, unmodified, run by `bo build` in the
+//! classic-recipe runner (sandboxed), against a local simple-repository-server
+//! seeded at test setup with the exact PyPI files zc.buildout 6.0.1 used when its
+//! output was recorded (`tests/fixtures/classic-recorded/`, see its README). The
+//! runner is CPython on WASI, so the recipes' own dependencies must be pure
+//! Python: the index also holds the sdists of zope.interface and MarkupSafe,
+//! which bo makes pure from their egg-info (their C speedups are left out).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use support::{TestBuildout, python_tools, repo_root};
+
+fn recorded(case: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/classic-recorded").join(case)
+}
+
+/// Files the runner needs beyond what Buildout installed natively: sdists of
+/// projects whose only wheels are platform-specific.
+const PURE_SOURCES: &[&str] = &["zope.interface==8.7", "markupsafe==3.0.4"];
+
+/// The exact files of every recorded case, from PyPI (once), served on 127.0.0.1.
+fn classic_index() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let tools = python_tools();
+        let base = repo_root().join("target/test-tools");
+        let files = base.join("classic-files");
+        let tree = base.join("classic-index");
+        std::fs::create_dir_all(&files).unwrap();
+        let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+        for case in std::fs::read_dir(repo_root().join("tests/fixtures/classic-recorded")).unwrap().flatten() {
+            let Ok(text) = std::fs::read_to_string(case.path().join("files.txt")) else { continue };
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let mut words = line.split_whitespace();
+                if let (Some(spec), Some(file)) = (words.next(), words.next()) {
+                    wanted.push((spec.to_string(), Some(file.to_string())));
+                }
+            }
+        }
+        wanted.extend(PURE_SOURCES.iter().map(|s| (s.to_string(), None)));
+        for (spec, file) in &wanted {
+            let sdist = file.as_ref().is_none_or(|f| f.ends_with(".tar.gz") || f.ends_with(".zip"));
+            if let Some(file) = file
+                && files.join(file).is_file()
+            {
+                continue;
+            }
+            let marker = files.join(format!(".{spec}.{}", if sdist { "sdist" } else { "wheel" }));
+            if marker.exists() {
+                continue;
+            }
+            let out = Command::new(tools.venv.join("bin/pip"))
+                .args(["download", "-q", "--no-deps", "-d"])
+                .arg(&files)
+                .arg(if sdist { "--no-binary=:all:" } else { "--only-binary=:all:" })
+                .arg(spec)
+                .env("PIP_FIND_LINKS", "")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "pip download {spec}: {}", String::from_utf8_lossy(&out.stderr));
+            std::fs::write(&marker, "").unwrap();
+        }
+        for entry in std::fs::read_dir(&files).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let project = if let Some(stem) = name.strip_suffix(".whl") {
+                stem.split('-').next().unwrap().to_string()
+            } else {
+                let stem = name.trim_end_matches(".tar.gz").trim_end_matches(".zip");
+                stem.rsplit_once('-').map(|(p, _)| p.to_string()).unwrap_or_default()
+            };
+            let dir = tree.join(project.to_lowercase().replace(['_', '.'], "-"));
+            std::fs::create_dir_all(&dir).unwrap();
+            if !dir.join(&name).exists() {
+                std::fs::copy(entry.path(), dir.join(&name)).unwrap();
+            }
+        }
+        support::serve_index(&tree)
+    })
+}
+
+/// A recorded case's buildout, pointed at the local index (Buildout's recording
+/// used an empty index and a find-links directory of the same files).
+fn case_buildout(case: &str) -> TestBuildout {
+    let b = TestBuildout::new();
+    copy_tree(&recorded(case), &b.root, &["expected", "output.txt", "output-rerun.txt", "files.txt"]);
+    let config = b.read("buildout.cfg");
+    let config: String = config
+        .lines()
+        .filter(|l| !l.starts_with("find-links ="))
+        .map(|l| if l.starts_with("index =") { format!("index = {}", classic_index()) } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    b.write("buildout.cfg", &(config + "\n"));
+    b
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target, &[]);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `bo` with the test index granted (the configuration names it, so it is not
+/// the user's own).
+fn bo(b: &TestBuildout, args: &[&str]) -> support::Outcome {
+    let mut all = vec!["--grant", "buildout:host=127.0.0.1"];
+    all.extend(args);
+    b.bo(&all)
+}
+
+fn normalized(name: &str) -> String {
+    name.to_lowercase().replace(['-', '.'], "_")
+}
+
+#[test]
+fn slapos_recipe_template_output_equals_buildout() {
+    let b = case_buildout("slapos-recipe-template");
+    // A classic recipe's part writes only what it is granted, and never the
+    // buildout directory itself: the outputs go to `out/` (Buildout's recording
+    // wrote them beside buildout.cfg; their contents are the same).
+    b.write("buildout.cfg", &b.read("buildout.cfg").replace("output = ${buildout:directory}/", "output = ${buildout:directory}/out/"));
+    let denied = bo(&b, &["build"]);
+    assert_ne!(denied.code, 0);
+    assert!(
+        ["inline-template", "url-template", "jinja2-template"]
+            .iter()
+            .any(|part| denied.stderr.contains(&format!("`--grant {part}:write=out`"))),
+        "{}",
+        denied.stderr
+    );
+    let grants = ["--grant", "inline-template:write=out", "--grant", "url-template:write=out", "--grant", "jinja2-template:write=out"];
+    let mut args = vec!["build"];
+    args.extend(grants);
+    let got = bo(&b, &args);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    for file in ["inline.out", "template.out", "jinja2.out"] {
+        let expected = std::fs::read_to_string(recorded("slapos-recipe-template/expected").join(file)).unwrap();
+        let expected = expected.replace("{root}", &b.root.to_string_lossy());
+        assert_eq!(b.read(&format!("out/{file}")), expected, "{file}\n{}\n{}", got.stdout, got.stderr);
+    }
+    // The recipe (an sdist) and its dependencies are locked for the part.
+    // Pinned by [versions], from the buildout's index (nothing picked).
+    assert!(!got.stdout.contains("Versions had to be automatically picked"), "{}", got.stdout);
+    let lock = b.read("bo.lock");
+    assert!(lock.contains("127.0.0.1"), "{lock}");
+    assert!(lock.contains("inline-template:recipe"), "{lock}");
+    assert!(lock.contains("slapos.recipe.template"), "{lock}");
+    // Unchanged: nothing to do, the outputs stay.
+    let again = bo(&b, &args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(b.root.join("out/inline.out").is_file());
+}
+
+/// Buildout's links, minus those to zc.buildout's own venv (`zc`, `setuptools`,
+/// `_distutils_hack`: zc.buildout adds its own installation to every working set,
+/// and what it holds depends on how zc.buildout was installed).
+#[test]
+fn omelette_links_equal_buildout() {
+    let b = case_buildout("omelette");
+    let got = bo(&b, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let expected = std::fs::read_to_string(recorded("omelette/expected/links.txt")).unwrap();
+    let mut checked = 0;
+    for line in expected.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (link, target) = line.split_once(" -> ").unwrap();
+        let (dist, inside) = target.split_once(':').unwrap();
+        if dist == "{site-packages}" {
+            continue;
+        }
+        let (name, version) = dist.split_once("==").unwrap();
+        let path = b.root.join("parts").join(link);
+        let points = std::fs::read_link(&path).unwrap_or_else(|e| panic!("{link}: {e}\n{}\n{}", got.stdout, got.stderr));
+        let points = points.to_string_lossy();
+        assert!(points.ends_with(inside), "{link} -> {points}");
+        assert!(
+            normalized(&points).contains(&format!("{}_{}", normalized(name), normalized(version))),
+            "{link} -> {points} is not {dist}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn testrunner_writes_a_test_script_that_runs_as_buildouts() {
+    let b = case_buildout("testrunner");
+    let got = bo(&b, &["build", "--grant", "buildout:build=demo"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let script = b.read("bin/test");
+    assert!(script.contains("zope.testrunner.run(["), "{script}");
+    assert!(script.contains(&format!("'--test-path', '{}/src/demo',", b.root.display())), "{script}");
+    let out = Command::new(b.root.join("bin/test")).current_dir(&b.root).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let timing = |s: &str| -> String {
+        s.lines()
+            .map(|l| {
+                l.split(' ')
+                    .map(|w| if w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.contains('.') { "N.NNN" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let expected = std::fs::read_to_string(recorded("testrunner/expected/test-output.txt")).unwrap();
+    let expected = expected.replace("\n[exit status 0]", "");
+    assert_eq!(timing(&text).trim_end(), expected.trim_end(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+}
+
+/// A classic recipe's own dependency that has no pure-Python file is named.
+#[test]
+fn unknown_recipes_are_all_reported_with_what_to_do() {
+    let b = TestBuildout::new();
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nindex = {}\nparts = a b\n\n[a]\nrecipe = no.such.recipe\n\n[b]\nrecipe = another.missing:thing\n",
+            classic_index()
+        ),
+    );
+    let got = bo(&b, &["plan"]);
+    assert_ne!(got.code, 0);
+    for name in ["no.such.recipe", "another.missing"] {
+        assert!(got.stderr.contains(name), "{name}: {}", got.stderr);
+    }
+    for hint in ["BO_RECIPE_PATH", "oci://", "bo recipe new"] {
+        assert!(got.stderr.contains(hint), "{hint}: {}", got.stderr);
+    }
+}
+
+/// A hostile classic recipe (plain Python, from a find-links directory) tries to
+/// read a secret outside the buildout, write outside, open a socket and run a
+/// program: each is refused, as for a component.
+#[test]
+fn hostile_classic_recipe_is_contained() {
+    let b = TestBuildout::new();
+    let (_dir, canary) = support::canary();
+    let outside = canary.parent().unwrap().join("written");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let code = r#"
+import os, socket, subprocess
+
+class Recipe:
+    def __init__(self, buildout, name, options):
+        self.options = options
+        options['location'] = os.path.join(buildout['buildout']['parts-directory'], name)
+
+    def install(self):
+        results = []
+        def attempt(label, action):
+            try:
+                action()
+                results.append(label + ': ALLOWED')
+            except BaseException as e:
+                results.append(label + ': denied (%s)' % type(e).__name__)
+        attempt('secret', lambda: open(self.options['secret']).read())
+        attempt('outside', lambda: open(self.options['outside'], 'w').write('pwned'))
+        attempt('socket', lambda: socket.create_connection(('127.0.0.1', int(self.options['port'])), timeout=2))
+        attempt('program', lambda: subprocess.check_call(['sh', '-c', 'echo pwned > ' + self.options['outside']]))
+        location = self.options['location']
+        os.makedirs(location, exist_ok=True)
+        with open(os.path.join(location, 'results.txt'), 'w') as f:
+            f.write('\n'.join(results) + '\n')
+        return [location]
+
+    update = install
+"#;
+    support::write_wheel(
+        &b.root.join("dists/hostile_recipe-1.0-py3-none-any.whl"),
+        "hostile-recipe",
+        "1.0",
+        &[
+            ("hostile_recipe/__init__.py", code),
+            ("hostile_recipe-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = hostile_recipe:Recipe\n"),
+        ],
+    );
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = evil\n\n[evil]\nrecipe = hostile-recipe\nsecret = {}\noutside = {}\nport = {port}\n",
+            classic_index(),
+            canary.display(),
+            outside.display()
+        ),
+    );
+    let got = bo(&b, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let results = b.read("parts/evil/results.txt");
+    for label in ["secret", "outside", "socket", "program"] {
+        assert!(results.contains(&format!("{label}: denied")), "{label}: {results}");
+    }
+    assert!(!outside.exists());
+    assert!(listener.accept().is_err(), "the recipe reached the socket");
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+}
