@@ -218,6 +218,7 @@ fn part_grant(
         grant.entry = Some(classic.entry.clone());
         grant.read.extend(classic.locations());
         grant.runner_env = classic.environment(&services.snapshot.lock().unwrap());
+        grant.declares_grants = true;
     }
     Ok(grant)
 }

@@ -216,10 +216,13 @@ impl ClassicRecipe {
     }
 }
 
+/// What [`unknown_recipe`] says, to tell its message apart.
+pub const NOT_A_DISTRIBUTION: &str = "nor is it a Python distribution";
+
 /// The message for a reference that is neither a component nor a distribution.
 pub fn unknown_recipe(component_error: &str, index_error: &str) -> String {
     format!(
-        "{component_error}; nor is it a Python distribution ({index_error}). Provide the recipe as a component: a directory of components in BO_RECIPE_PATH, a path to a .wasm, an oci:// reference, or write one with `bo recipe new`"
+        "{component_error}; {NOT_A_DISTRIBUTION} ({index_error}). Provide the recipe as a component: a directory of components in BO_RECIPE_PATH, a path to a .wasm, an oci:// reference, or write one with `bo recipe new`"
     )
 }
 

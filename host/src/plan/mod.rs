@@ -157,6 +157,7 @@ impl<'c> Plan<'c> {
         // Recipes may look any section up (a template's `${ports:http}`), their
         // constructors included.
         ev.evaluate_plain_sections();
+        report_unknown_recipes(config, &mut ev, &build, options)?;
         let (install_parts, uninstall_missing) = evaluate_parts(&mut ev, options)?;
         let new_options = recorded_options(&mut ev, &build, &install_parts)?;
         let needed = capabilities::check(&build, &install_parts, &new_options);
@@ -277,6 +278,34 @@ fn evaluate_parts(ev: &mut Evaluator<'_>, options: &BuildOptions) -> Result<(Vec
     })?;
     let install_parts = if options.only.is_empty() { ev.parts.clone() } else { requested };
     Ok((install_parts, uninstall_missing))
+}
+
+/// Every part whose recipe is neither a component nor a distribution, at once
+/// (evaluating parts stops at the first error). Only literal references are
+/// looked at here; the rest are found as their parts are evaluated. Classic
+/// recipes found here are remembered for the build.
+fn report_unknown_recipes(config: &Config, ev: &mut Evaluator<'_>, build: &Build, options: &BuildOptions) -> Result<(), BuildError> {
+    let parts: Vec<String> = if options.only.is_empty() {
+        ev.get("buildout", "parts", None)?.unwrap_or_default().split_whitespace().map(String::from).collect()
+    } else {
+        options.only.clone()
+    };
+    ev.refresh_snapshot(&mut build.services.snapshot.lock().unwrap());
+    let mut unknown = Vec::new();
+    for part in &parts {
+        let Some(reference) = config.raw.get(part).and_then(|s| s.get("recipe")).filter(|r| !r.contains('$')) else {
+            continue;
+        };
+        if let Err(message) = build.services.resolve_recipe(part, reference)
+            && message.contains(classic::NOT_A_DISTRIBUTION)
+        {
+            unknown.push(format!("part {part}: {message}"));
+        }
+    }
+    match unknown.len() {
+        0 | 1 => Ok(()),
+        _ => Err(fail(&[INSTALLING], unknown.join("\n"))),
+    }
 }
 
 /// Each part's options as `.installed.cfg` will record them (with the recipe's

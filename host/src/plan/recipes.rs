@@ -315,7 +315,8 @@ impl BuildServices {
         settings.provided = super::classic::PROVIDED.iter().map(|s| s.to_string()).collect();
         settings.part = format!("{part}:recipe");
         let installed = self.install_locked(&settings.part.clone(), &[requirement.clone()], &settings).map_err(|e| {
-            if e.contains("Couldn't find a distribution for") && e.contains(super::classic::project_of(&requirement)) {
+            let project = crate::python::metadata::normalize(super::classic::project_of(&requirement));
+            if e.contains(&format!("Couldn't find a distribution for '{project}")) {
                 super::classic::unknown_recipe(not_a_component, &e)
             } else {
                 format!("recipe {reference}: {e}")

@@ -346,7 +346,14 @@ impl Runtime {
         grant.check_no_symlinks()?;
         let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
-        let (wasi, prepared) = sandbox(&grant, stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
+        // The classic-recipe runner's recipes use `tempfile`: a scratch directory
+        // of this call's own, gone when the call ends.
+        let scratch = (!grant.runner_env.is_empty()).then(tempfile::TempDir::new).transpose().map_err(|e| RecipeError::Failed {
+            part: part.clone(),
+            recipe: recipe_name.clone(),
+            message: format!("cannot make a scratch directory: {e}"),
+        })?;
+        let (wasi, prepared) = sandbox(&grant, scratch.as_ref().map(|d| d.path()), stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
             part: part.clone(),
             recipe: recipe_name.clone(),
             message: e,
@@ -478,9 +485,33 @@ impl PartState {
 /// The WASI context for one call: exactly the part's grant, nothing inherited. Also
 /// returns the directories it had to create (outermost first), since a preopen
 /// needs an existing directory.
-fn sandbox(grant: &PartGrant, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> Result<(WasiCtx, Vec<PathBuf>), String> {
+fn sandbox(
+    grant: &PartGrant,
+    scratch: Option<&Path>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+) -> Result<(WasiCtx, Vec<PathBuf>), String> {
     let mut builder = WasiCtxBuilder::new();
     builder.stdout(stdout).stderr(stderr).allow_blocking_current_thread(true);
+    if let Some(scratch) = scratch {
+        // `/tmp` of the call's own, and `/` as a read-only skeleton of empty
+        // directories leading to the preopens: Python code walks paths from the
+        // root (`os.path.exists('/')`, omelette's makedirs), which WASI has not.
+        // The longest preopen wins, so the real directories still serve their paths.
+        let (tmp, skeleton) = (scratch.join("tmp"), scratch.join("root"));
+        for dir in grant.read.iter().chain(&grant.write).map(PathBuf::as_path).chain([Path::new("/tmp")]) {
+            let inside = dir.strip_prefix("/").unwrap_or(dir);
+            std::fs::create_dir_all(skeleton.join(inside)).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
+        builder
+            .preopened_dir(&skeleton, "/", FsPerms::ReadOnly)
+            .map_err(|e| format!("cannot open {}: {e:#}", skeleton.display()))?;
+        builder
+            .preopened_dir(&tmp, "/tmp", FsPerms::ReadWrite)
+            .map_err(|e| format!("cannot open {}: {e:#}", tmp.display()))?;
+        builder.env("TMPDIR", "/tmp");
+    }
     for (name, value) in grant.visible_env() {
         builder.env(name, value);
     }

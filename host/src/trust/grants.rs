@@ -237,6 +237,9 @@ pub struct PartGrant {
     /// What the classic-recipe runner is told about the recipe it runs (WASI
     /// environment variables set by bo, never the user's environment).
     pub runner_env: Vec<(String, String)>,
+    /// The recipe declares exactly what the user grants (a classic recipe): a
+    /// refusal then names the grant to add.
+    pub declares_grants: bool,
     user: UserGrants,
     layout: Layout,
 }
@@ -322,6 +325,7 @@ impl PartGrant {
             entry: None,
             option_dirs: Vec::new(),
             runner_env: Vec::new(),
+            declares_grants: false,
             user: user.clone(),
             layout: layout.clone(),
         })
@@ -383,7 +387,8 @@ impl PartGrant {
 
     fn check(&self, kind: GrantKind, value: &str, declared: &[String], matches: impl Fn(&str, &str) -> bool) -> Result<(), Denial> {
         let (part, recipe) = (self.part.clone(), self.recipe.clone());
-        if !declared.iter().any(|d| matches(d, value)) {
+        // A classic recipe declares what it was granted: undeclared is ungranted.
+        if !declared.iter().any(|d| matches(d, value)) && !self.declares_grants {
             return Err(Denial::Undeclared {
                 part,
                 recipe,

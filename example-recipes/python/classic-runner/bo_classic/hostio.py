@@ -164,7 +164,66 @@ def symlink(src, dst, target_is_directory=False, *, dir_fd=None):
         raise PermissionError(1, str(e.value), dst) from None
 
 
+# The part's own directories are WASI preopens: a preopen's root cannot be
+# removed, yet recipes (omelette, many others) "rmtree(location); mkdir(location)".
+# Removing such a root empties it instead, and making it again then succeeds.
+import shutil as _shutil
+
+_wasi_rmtree = _shutil.rmtree
+_wasi_rmdir = os.rmdir
+_wasi_mkdir = os.mkdir
+_sandbox_roots = set()
+_emptied_roots = set()
+
+
+def set_sandbox_roots(paths):
+    _sandbox_roots.clear()
+    _sandbox_roots.update(os.path.abspath(p) for p in paths if p)
+    _emptied_roots.clear()
+
+
+def _root(path):
+    try:
+        path = os.path.abspath(os.fsdecode(os.fspath(path)))
+    except TypeError:
+        return None
+    return path if path in _sandbox_roots else None
+
+
+def rmtree(path, *args, **kwargs):
+    root = _root(path)
+    if root is None:
+        return _wasi_rmtree(path, *args, **kwargs)
+    for name in os.listdir(root):
+        entry = os.path.join(root, name)
+        if os.path.isdir(entry) and not os.path.islink(entry):
+            _wasi_rmtree(entry, *args, **kwargs)
+        else:
+            os.unlink(entry)
+    _emptied_roots.add(root)
+
+
+def rmdir(path, *args, **kwargs):
+    root = _root(path)
+    if root is None:
+        return _wasi_rmdir(path, *args, **kwargs)
+    if os.listdir(root):
+        raise OSError(39, "Directory not empty", path)
+    _emptied_roots.add(root)
+
+
+def mkdir(path, *args, **kwargs):
+    root = _root(path)
+    if root is not None and root in _emptied_roots:
+        _emptied_roots.discard(root)
+        return None
+    return _wasi_mkdir(path, *args, **kwargs)
+
+
 def patch_os():
+    _shutil.rmtree = rmtree
+    os.rmdir = rmdir
+    os.mkdir = mkdir
     os.chmod = chmod
     os.symlink = symlink
     subprocess.Popen = Popen

@@ -62,6 +62,11 @@ def prepare(part):
     if not sys.executable or sys.executable.startswith("/python"):
         sys.executable = FALLBACK_EXECUTABLE
     sys.argv = ["buildout"]
+    parts_directory = host.config_get("buildout", "parts-directory")
+    hostio.set_sandbox_roots([
+        os.path.join(parts_directory, part) if parts_directory else None,
+        host.config_get("buildout", "bin-directory"),
+    ])
     hostio.patch_os()
     hostio.setup_logging(part, host.config_get("buildout", "log-level") or "INFO")
 
