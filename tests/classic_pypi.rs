@@ -204,6 +204,24 @@ fn omelette_links_equal_buildout() {
         checked += 1;
     }
     assert_eq!(checked, 4);
+
+    // Removing a part runs the recipe's own uninstall entry point (omelette's
+    // removes its links), then what it recorded; nothing is left behind.
+    b.write("buildout.cfg", &b.read("buildout.cfg").replace("parts = omelette omelette-six", "parts = omelette-six"));
+    let got = bo(&b, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("Uninstalling omelette.") && got.stdout.contains("Running uninstall recipe."), "{}", got.stdout);
+    assert!(!b.root.join("parts/omelette").exists());
+    assert!(b.root.join("parts/omelette-six/six.py").symlink_metadata().is_ok());
+}
+
+/// `extensions =` is never silently skipped: bo cannot run them yet, and says so.
+#[test]
+fn extensions_stop_the_build_with_what_to_do() {
+    let b = case_buildout("mr-developer");
+    let got = bo(&b, &["build"]);
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    assert!(got.stderr.contains("mr.developer") && got.stderr.contains("cannot run yet"), "{}", got.stderr);
 }
 
 #[test]
@@ -327,4 +345,80 @@ class Recipe:
     assert!(!b.read("parts/evil/stolen").contains("untouched"), "a granted program read the secret");
     assert!(listener.accept().is_err(), "the recipe reached the socket");
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
+}
+
+/// A classic recipe whose install logs `message` (a Python literal) and creates nothing.
+fn logging_recipe(message: &str) -> String {
+    format!(
+        "import logging\n\nclass Recipe:\n    def __init__(self, buildout, name, options):\n        self.name = name\n\n    def install(self):\n        logging.getLogger(self.name).info({message})\n        return []\n\n    update = install\n"
+    )
+}
+
+/// From an attack: one buildout's index must not stand in for another's through
+/// the shared download cache (a hostile index's `victimpkg 99.0`, cached by a
+/// build of its own, is never offered to a buildout that did not name it).
+#[test]
+fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
+    let hostile = TestBuildout::new();
+    let tree = hostile.root.join("index");
+    let code = logging_recipe("'POISONED'");
+    support::write_wheel(
+        &tree.join("victimpkg-cache-attack/victimpkg_cache_attack-99.0-py3-none-any.whl"),
+        "victimpkg-cache-attack",
+        "99.0",
+        &[
+            ("victimpkg_cache_attack/__init__.py", code.as_str()),
+            ("victimpkg_cache_attack-99.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n"),
+        ],
+    );
+    let index = support::serve_index(&tree);
+    hostile.write("buildout.cfg", &format!("[buildout]\nindex = {index}\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n"));
+    let got = bo(&hostile, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("POISONED"), "{}", got.stdout);
+
+    let victim = TestBuildout::new();
+    let code = logging_recipe("'benign'");
+    support::write_wheel(
+        &victim.root.join("dists/victimpkg_cache_attack-1.0-py3-none-any.whl"),
+        "victimpkg-cache-attack",
+        "1.0",
+        &[
+            ("victimpkg_cache_attack/__init__.py", code.as_str()),
+            ("victimpkg_cache_attack-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n"),
+        ],
+    );
+    victim.write(
+        "buildout.cfg",
+        &format!("[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n", classic_index()),
+    );
+    let got = bo(&victim, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("benign") && !got.stdout.contains("POISONED"), "{}", got.stdout);
+}
+
+/// From an attack: a recipe's log text cannot pass for bo's own lines or send
+/// escape sequences to the terminal.
+#[test]
+fn recipe_log_lines_are_prefixed_and_escaped() {
+    let b = TestBuildout::new();
+    let code = logging_recipe(r"'done\nInstalling other-part.\n\x1b[2J\x1b[32mBuild succeeded'");
+    support::write_wheel(
+        &b.root.join("dists/spoofing_recipe-1.0-py3-none-any.whl"),
+        "spoofing-recipe",
+        "1.0",
+        &[
+            ("spoofing_recipe/__init__.py", code.as_str()),
+            ("spoofing_recipe-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = spoofing_recipe:Recipe\n"),
+        ],
+    );
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = spoofing-recipe\n", classic_index()),
+    );
+    let got = bo(&b, &["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(!got.stdout.contains('\x1b'), "{:?}", got.stdout);
+    assert!(got.stdout.contains("p: Installing other-part."), "{}", got.stdout);
+    assert!(!got.stdout.lines().any(|l| l == "Installing other-part."), "{}", got.stdout);
 }

@@ -75,18 +75,23 @@ impl Plan<'_> {
         let reference = old.get("recipe").cloned().unwrap_or_default();
         self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
         let (recipe, binding) = self.build.load_recipe(part, &reference).map_err(|m| fail(&[INSTALLING, &doing], m))?;
+        // A classic recipe says whether it has an uninstall step (Buildout says
+        // "Running uninstall recipe." only then); a component may always have one.
+        let has_uninstall = binding.classic.as_ref().is_none_or(|c| c.uninstall.is_some());
         let grant = self
             .build
             .grant(part, &recipe, binding, &old)
             .map_err(|e| fail(&[INSTALLING, &doing], e.to_string()))?;
         let writable = grant.write.clone();
-        crate::progress::info("Running uninstall recipe.");
-        self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
-        let list = options_list(&old);
-        self.build
-            .runtime
-            .call(&recipe, grant, self.build.services.clone(), |r, s| r.call_uninstall(s, part, &list))
-            .map_err(|e| fail(&[INSTALLING, &doing], e.to_string()))?;
+        if has_uninstall {
+            crate::progress::info("Running uninstall recipe.");
+            self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
+            let list = options_list(&old);
+            self.build
+                .runtime
+                .call(&recipe, grant, self.build.services.clone(), |r, s| r.call_uninstall(s, part, &list))
+                .map_err(|e| fail(&[INSTALLING, &doing], e.to_string()))?;
+        }
         remove_recorded(
             old.get(INSTALLED_PATHS).map(String::as_str).unwrap_or(""),
             &self.settings.directory,

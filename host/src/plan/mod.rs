@@ -157,6 +157,7 @@ impl<'c> Plan<'c> {
         // Recipes may look any section up (a template's `${ports:http}`), their
         // constructors included.
         ev.evaluate_plain_sections();
+        refuse_extensions(&mut ev)?;
         report_unknown_recipes(config, &mut ev, &build, options)?;
         let (install_parts, uninstall_missing) = evaluate_parts(&mut ev, options)?;
         let new_options = recorded_options(&mut ev, &build, &install_parts)?;
@@ -278,6 +279,24 @@ fn evaluate_parts(ev: &mut Evaluator<'_>, options: &BuildOptions) -> Result<(Vec
     })?;
     let install_parts = if options.only.is_empty() { ev.parts.clone() } else { requested };
     Ok((install_parts, uninstall_missing))
+}
+
+/// `extensions =` is never ignored: bo does not run Buildout extensions yet, and
+/// a build without them (mr.developer's checkouts, say) would not be the build
+/// the configuration means.
+fn refuse_extensions(ev: &mut Evaluator<'_>) -> Result<(), BuildError> {
+    let extensions = ev.get("buildout", "extensions", None)?.unwrap_or_default();
+    let names: Vec<&str> = extensions.split_whitespace().collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(fail(
+        &["Initializing."],
+        format!(
+            "this buildout uses the extension(s) {}, which bo cannot run yet (it runs classic recipes, not zc.buildout.extension entry points); without them the build would differ from Buildout's. Remove `extensions` (for mr.developer: check the sources out and list them in `develop`)",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// Every part whose recipe is neither a component nor a distribution, at once

@@ -564,6 +564,19 @@ impl HostServices for BuildServices {
     }
 
     fn log(&self, part: &str, level: Level, message: &str) {
+        // A recipe's text never passes for bo's own lines: each of its lines is
+        // prefixed with the part, and control characters (escape sequences that
+        // move the cursor or clear the screen, a carriage return) are shown escaped.
+        if message.contains(|c: char| c.is_control() && c != '\t') {
+            for line in message.split('\n') {
+                let shown: String = line
+                    .chars()
+                    .map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+                    .collect();
+                self.log(part, level, &shown);
+            }
+            return;
+        }
         match level {
             Level::Debug if self.verbose => crate::progress::println(&format!("{part}: {message}")),
             Level::Debug => {}

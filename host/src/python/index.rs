@@ -214,12 +214,18 @@ impl Index {
                 out.extend(self.directory(project, base, index)?);
             }
         }
-        // The download cache keeps each file under a key of the URL it came from
-        // (see `fetch`); older caches kept them at the top.
-        out.extend(self.directory(project, &self.settings.cache, "download cache")?);
+        // The download cache keeps each file under a key of the URL it came from,
+        // with the page that offered it beside it (see `fetch`). The cache is shared
+        // by every buildout: a file counts only if this buildout's own index or
+        // find-links offered it (another buildout's index must not stand in for
+        // this one's, with a better tag or version).
         for sub in std::fs::read_dir(&self.settings.cache).into_iter().flatten().flatten() {
             if sub.file_type().is_ok_and(|t| t.is_dir()) && sub.file_name().len() == 16 {
-                out.extend(self.directory(project, &sub.path(), "download cache")?);
+                let offered = self.directory(project, &sub.path(), "download cache")?;
+                out.extend(offered.into_iter().filter(|c| {
+                    let origin = std::fs::read_to_string(format!("{}.origin", c.url)).unwrap_or_default();
+                    self.is_own_source(origin.trim())
+                }));
             }
         }
         // One candidate per file: the first source that offers it (the index or
@@ -227,6 +233,16 @@ impl Index {
         let mut seen = std::collections::HashSet::new();
         out.retain(|c| seen.insert(c.filename.clone()));
         Ok(out)
+    }
+
+    /// Whether `page` (where a cached file was offered) is this buildout's index
+    /// or one of its find-links.
+    fn is_own_source(&self, page: &str) -> bool {
+        if page.is_empty() {
+            return false;
+        }
+        let index = self.settings.index.as_deref().filter(|i| is_remote(i)).map(|i| format!("{}/", i.trim_end_matches('/')));
+        index.is_some_and(|i| page.starts_with(&i)) || self.settings.find_links.iter().any(|l| l == page)
     }
 
     fn directory(&self, project: &str, dir: &Path, origin: &str) -> Result<Vec<Candidate>, String> {
@@ -369,6 +385,11 @@ impl Index {
         std::fs::write(&tmp, &bytes)
             .and_then(|_| std::fs::rename(&tmp, &target))
             .map_err(|e| format!("cannot store {}: {e}", candidate.filename))?;
+        // Which page offered it: later, offline, only a buildout with that source
+        // may take it from the cache.
+        let origin = PathBuf::from(format!("{}.origin", target.display()));
+        let tmp = crate::fsutil::temp_path_beside(&origin);
+        let _ = std::fs::write(&tmp, &candidate.origin).and_then(|_| std::fs::rename(&tmp, &origin));
         Ok(target)
     }
 }

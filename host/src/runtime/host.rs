@@ -157,7 +157,16 @@ impl Host for PartState {
         // (bo's own undo does not; a script or a person may) must find only what
         // the part could read anyway: lexically inside its read or write grant.
         let lexical = crate::fsutil::abspath(Path::new("/"), Path::new(&target));
-        if !Path::new(&target).is_absolute() || !self.grant.may_own(&lexical) {
+        // Where the target really is, as far as it exists: a link the part planted
+        // on the way (WASI lets it make relative ones) must not carry it outside.
+        let real = real_prefix(&lexical);
+        let really_readable = self
+            .grant
+            .read
+            .iter()
+            .chain(&self.grant.write)
+            .any(|d| real.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())));
+        if !Path::new(&target).is_absolute() || !self.grant.may_own(&lexical) || !really_readable {
             return Ok(Err(format!(
                 "cannot link {link} to {target}: the target must be an absolute path this part may read"
             )));
@@ -556,5 +565,24 @@ impl super::bo::recipe::python::Host for PartState {
             written.push(dest.to_string_lossy().into_owned());
         }
         Ok(Ok(written))
+    }
+}
+
+/// `path` with its longest existing prefix resolved (links followed), the rest
+/// appended as written.
+fn real_prefix(path: &Path) -> std::path::PathBuf {
+    let mut rest = Vec::new();
+    let mut current = path.to_path_buf();
+    loop {
+        if let Ok(real) = current.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c: &std::ffi::OsString| p.join(c));
+        }
+        match (current.file_name().map(|n| n.to_owned()), current.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                current = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
