@@ -36,8 +36,13 @@ fn classic_index() -> &'static str {
         let tree = base.join("classic-index");
         std::fs::create_dir_all(&files).unwrap();
         let mut wanted: Vec<(String, Option<String>)> = Vec::new();
-        for case in std::fs::read_dir(repo_root().join("tests/fixtures/classic-recorded")).unwrap().flatten() {
-            let Ok(text) = std::fs::read_to_string(case.path().join("files.txt")) else { continue };
+        for case in std::fs::read_dir(repo_root().join("tests/fixtures/classic-recorded"))
+            .unwrap()
+            .flatten()
+        {
+            let Ok(text) = std::fs::read_to_string(case.path().join("files.txt")) else {
+                continue;
+            };
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 let mut words = line.split_whitespace();
                 if let (Some(spec), Some(file)) = (words.next(), words.next()) {
@@ -46,7 +51,11 @@ fn classic_index() -> &'static str {
             }
         }
         wanted.extend(PURE_SOURCES.iter().map(|s| (s.to_string(), None)));
-        wanted.extend(RUNNER_WHEELS.iter().map(|s| (s.to_string(), Some(format!("{}.whl", s.replace("==", "-"))))));
+        wanted.extend(
+            RUNNER_WHEELS
+                .iter()
+                .map(|s| (s.to_string(), Some(format!("{}.whl", s.replace("==", "-"))))),
+        );
         for (spec, file) in &wanted {
             let sdist = file.as_ref().is_none_or(|f| f.ends_with(".tar.gz") || f.ends_with(".zip"));
             if let Some(file) = file
@@ -66,7 +75,11 @@ fn classic_index() -> &'static str {
                 .env("PIP_FIND_LINKS", "")
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "pip download {spec}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "pip download {spec}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             std::fs::write(&marker, "").unwrap();
         }
         for entry in std::fs::read_dir(&files).unwrap().flatten() {
@@ -94,12 +107,22 @@ fn classic_index() -> &'static str {
 /// used an empty index and a find-links directory of the same files).
 fn case_buildout(case: &str) -> TestBuildout {
     let b = TestBuildout::new();
-    copy_tree(&recorded(case), &b.root, &["expected", "output.txt", "output-rerun.txt", "files.txt"]);
+    copy_tree(
+        &recorded(case),
+        &b.root,
+        &["expected", "output.txt", "output-rerun.txt", "files.txt"],
+    );
     let config = b.read("buildout.cfg");
     let config: String = config
         .lines()
         .filter(|l| !l.starts_with("find-links ="))
-        .map(|l| if l.starts_with("index =") { format!("index = {}", classic_index()) } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("index =") {
+                format!("index = {}", classic_index())
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     // zc.buildout counts its own venv's setuptools and packaging as installed;
@@ -143,7 +166,11 @@ fn slapos_recipe_template_output_equals_buildout() {
     // A classic recipe's part writes only what it is granted, and never the
     // buildout directory itself: the outputs go to `out/` (Buildout's recording
     // wrote them beside buildout.cfg; their contents are the same).
-    b.write("buildout.cfg", &b.read("buildout.cfg").replace("output = ${buildout:directory}/", "output = ${buildout:directory}/out/"));
+    b.write(
+        "buildout.cfg",
+        &b.read("buildout.cfg")
+            .replace("output = ${buildout:directory}/", "output = ${buildout:directory}/out/"),
+    );
     let denied = bo(&b, &["build"]);
     assert_ne!(denied.code, 0);
     assert!(
@@ -153,7 +180,14 @@ fn slapos_recipe_template_output_equals_buildout() {
         "{}",
         denied.stderr
     );
-    let grants = ["--grant", "inline-template:write=out", "--grant", "url-template:write=out", "--grant", "jinja2-template:write=out"];
+    let grants = [
+        "--grant",
+        "inline-template:write=out",
+        "--grant",
+        "url-template:write=out",
+        "--grant",
+        "jinja2-template:write=out",
+    ];
     let mut args = vec!["build"];
     args.extend(grants);
     let got = bo(&b, &args);
@@ -207,10 +241,18 @@ fn omelette_links_equal_buildout() {
 
     // Removing a part runs the recipe's own uninstall entry point (omelette's
     // removes its links), then what it recorded; nothing is left behind.
-    b.write("buildout.cfg", &b.read("buildout.cfg").replace("parts = omelette omelette-six", "parts = omelette-six"));
+    b.write(
+        "buildout.cfg",
+        &b.read("buildout.cfg")
+            .replace("parts = omelette omelette-six", "parts = omelette-six"),
+    );
     let got = bo(&b, &["build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
-    assert!(got.stdout.contains("Uninstalling omelette.") && got.stdout.contains("Running uninstall recipe."), "{}", got.stdout);
+    assert!(
+        got.stdout.contains("Uninstalling omelette.") && got.stdout.contains("Running uninstall recipe."),
+        "{}",
+        got.stdout
+    );
     assert!(!b.root.join("parts/omelette").exists());
     assert!(b.root.join("parts/omelette-six/six.py").symlink_metadata().is_ok());
 }
@@ -221,7 +263,11 @@ fn extensions_stop_the_build_with_what_to_do() {
     let b = case_buildout("mr-developer");
     let got = bo(&b, &["build"]);
     assert_ne!(got.code, 0, "{}", got.stdout);
-    assert!(got.stderr.contains("mr.developer") && got.stderr.contains("cannot run yet"), "{}", got.stderr);
+    assert!(
+        got.stderr.contains("mr.developer") && got.stderr.contains("cannot run yet"),
+        "{}",
+        got.stderr
+    );
 }
 
 #[test]
@@ -231,14 +277,23 @@ fn testrunner_writes_a_test_script_that_runs_as_buildouts() {
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     let script = b.read("bin/test");
     assert!(script.contains("zope.testrunner.run(["), "{script}");
-    assert!(script.contains(&format!("'--test-path', '{}/src/demo',", b.root.display())), "{script}");
+    assert!(
+        script.contains(&format!("'--test-path', '{}/src/demo',", b.root.display())),
+        "{script}"
+    );
     let out = Command::new(b.root.join("bin/test")).current_dir(&b.root).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let timing = |s: &str| -> String {
         s.lines()
             .map(|l| {
                 l.split(' ')
-                    .map(|w| if w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.contains('.') { "N.NNN" } else { w })
+                    .map(|w| {
+                        if w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.contains('.') {
+                            "N.NNN"
+                        } else {
+                            w
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" ")
             })
@@ -247,7 +302,12 @@ fn testrunner_writes_a_test_script_that_runs_as_buildouts() {
     };
     let expected = std::fs::read_to_string(recorded("testrunner/expected/test-output.txt")).unwrap();
     let expected = expected.replace("\n[exit status 0]", "");
-    assert_eq!(timing(&text).trim_end(), expected.trim_end(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        timing(&text).trim_end(),
+        expected.trim_end(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success());
 }
 
@@ -318,7 +378,10 @@ class Recipe:
         "1.0",
         &[
             ("hostile_recipe/__init__.py", code),
-            ("hostile_recipe-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = hostile_recipe:Recipe\n"),
+            (
+                "hostile_recipe-1.0.dist-info/entry_points.txt",
+                "[zc.buildout]\ndefault = hostile_recipe:Recipe\n",
+            ),
         ],
     );
     b.write(
@@ -342,7 +405,10 @@ class Recipe:
         assert!(results.contains(&format!("{label}: denied")), "{label}: {results}");
     }
     assert!(!outside.exists());
-    assert!(!b.read("parts/evil/stolen").contains("untouched"), "a granted program read the secret");
+    assert!(
+        !b.read("parts/evil/stolen").contains("untouched"),
+        "a granted program read the secret"
+    );
     assert!(listener.accept().is_err(), "the recipe reached the socket");
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
 }
@@ -368,11 +434,17 @@ fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
         "99.0",
         &[
             ("victimpkg_cache_attack/__init__.py", code.as_str()),
-            ("victimpkg_cache_attack-99.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n"),
+            (
+                "victimpkg_cache_attack-99.0.dist-info/entry_points.txt",
+                "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n",
+            ),
         ],
     );
     let index = support::serve_index(&tree);
-    hostile.write("buildout.cfg", &format!("[buildout]\nindex = {index}\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n"));
+    hostile.write(
+        "buildout.cfg",
+        &format!("[buildout]\nindex = {index}\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n"),
+    );
     let got = bo(&hostile, &["build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
     assert!(got.stdout.contains("POISONED"), "{}", got.stdout);
@@ -385,12 +457,18 @@ fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
         "1.0",
         &[
             ("victimpkg_cache_attack/__init__.py", code.as_str()),
-            ("victimpkg_cache_attack-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n"),
+            (
+                "victimpkg_cache_attack-1.0.dist-info/entry_points.txt",
+                "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n",
+            ),
         ],
     );
     victim.write(
         "buildout.cfg",
-        &format!("[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n", classic_index()),
+        &format!(
+            "[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = victimpkg-cache-attack\n",
+            classic_index()
+        ),
     );
     let got = bo(&victim, &["build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
@@ -409,12 +487,18 @@ fn recipe_log_lines_are_prefixed_and_escaped() {
         "1.0",
         &[
             ("spoofing_recipe/__init__.py", code.as_str()),
-            ("spoofing_recipe-1.0.dist-info/entry_points.txt", "[zc.buildout]\ndefault = spoofing_recipe:Recipe\n"),
+            (
+                "spoofing_recipe-1.0.dist-info/entry_points.txt",
+                "[zc.buildout]\ndefault = spoofing_recipe:Recipe\n",
+            ),
         ],
     );
     b.write(
         "buildout.cfg",
-        &format!("[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = spoofing-recipe\n", classic_index()),
+        &format!(
+            "[buildout]\nindex = {}\nfind-links = ${{buildout:directory}}/dists\nparts = p\n\n[p]\nrecipe = spoofing-recipe\n",
+            classic_index()
+        ),
     );
     let got = bo(&b, &["build"]);
     assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);

@@ -468,8 +468,14 @@ pub fn write_wheel(path: &Path, name: &str, version: &str, files: &[(&str, &str)
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let dist_info = format!("{}-{version}.dist-info", name.replace('-', "_"));
     let mut all: Vec<(String, String)> = files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-    all.push((format!("{dist_info}/METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")));
-    all.push((format!("{dist_info}/WHEEL"), "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".into()));
+    all.push((
+        format!("{dist_info}/METADATA"),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+    ));
+    all.push((
+        format!("{dist_info}/WHEEL"),
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".into(),
+    ));
     let script = "import sys, zipfile, json, hashlib, base64\nfiles = json.load(sys.stdin)\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    record = []\n    for name, text in files:\n        z.writestr(name, text)\n        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()\n        record.append('%s,sha256=%s,%d' % (name, digest, len(text.encode())))\n    record.append(sys.argv[2] + '/RECORD,,')\n    z.writestr(sys.argv[2] + '/RECORD', '\\n'.join(record) + '\\n')\n";
     let mut child = Command::new("python3")
         .args(["-c", script])

@@ -74,7 +74,10 @@ impl Plan<'_> {
         let old = self.state.parts.get(part).cloned().unwrap_or_default();
         let reference = old.get("recipe").cloned().unwrap_or_default();
         self.ev.refresh_snapshot(&mut self.build.services.snapshot.lock().unwrap());
-        let (recipe, binding) = self.build.load_recipe(part, &reference).map_err(|m| fail(&[INSTALLING, &doing], m))?;
+        let (recipe, binding) = self
+            .build
+            .load_recipe(part, &reference)
+            .map_err(|m| fail(&[INSTALLING, &doing], m))?;
         // A classic recipe says whether it has an uninstall step (Buildout says
         // "Running uninstall recipe." only then); a component may always have one.
         let has_uninstall = binding.classic.as_ref().is_none_or(|c| c.uninstall.is_some());

@@ -171,8 +171,7 @@ impl Build {
             let options = ev.options(part)?;
             ev.refresh_snapshot(&mut services.snapshot.lock().unwrap());
             let binding = Binding::from(&source);
-            let mut grant =
-                part_grant(&grants, &layout, part, &recipe, &binding, &services).map_err(|e| other(ev, e.to_string()))?;
+            let mut grant = part_grant(&grants, &layout, part, &recipe, &binding, &services).map_err(|e| other(ev, e.to_string()))?;
             // The constructor only looks: it may read the buildout, not write.
             grant.write.clear();
             let list = options_list(&options);

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::recipes::RecipeSource;
 use crate::config::condition::TargetEnv;
 use crate::python::{self, Installed};
 use crate::trust::grants::{Declared, GrantKind, UserGrants};
@@ -112,7 +113,11 @@ pub fn entry_points(location: &std::path::Path, group: &str) -> Vec<(String, Str
 /// A valid `module:attrs` entry point target (what the runner imports).
 fn valid_target(target: &str) -> bool {
     let (module, attrs) = target.split_once(':').unwrap_or((target, ""));
-    let dotted = |s: &str| !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    let dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    };
     dotted(module) && (attrs.is_empty() || dotted(attrs))
 }
 
@@ -129,7 +134,10 @@ impl ClassicRecipe {
         let Some((_, target)) = recipes.iter().find(|(name, _)| name == entry) else {
             let names: Vec<&str> = recipes.iter().map(|(n, _)| n.as_str()).collect();
             return Err(if names.is_empty() {
-                format!("{} {} is not a Buildout recipe: it has no zc.buildout entry points", dist.name, dist.version)
+                format!(
+                    "{} {} is not a Buildout recipe: it has no zc.buildout entry points",
+                    dist.name, dist.version
+                )
             } else {
                 format!(
                     "{} {} has no recipe entry point {entry:?} (it has: {})",
@@ -216,6 +224,48 @@ impl ClassicRecipe {
     }
 }
 
+impl super::recipes::BuildServices {
+    /// A reference that names no component: a classic Python recipe, resolved
+    /// (once per part and build) for the runner and locked as `PART:recipe`.
+    pub(super) fn resolve_classic(&self, part: &str, reference: &str, not_a_component: &str) -> Result<RecipeSource, String> {
+        let key = format!("{part}\0{reference}");
+        let runner = || {
+            super::recipes::resolve(RUNNER, &self.directory)
+                .map_err(|e| format!("recipe {reference} is a classic Python recipe, but bo's classic-recipe runner is missing: {e}"))
+        };
+        if let Some(found) = self.classic.lock().unwrap().get(&key).cloned() {
+            return Ok(RecipeSource {
+                reference: reference.to_string(),
+                classic: Some(found),
+                ..runner()?
+            });
+        }
+        let (requirement, entry) = parse_reference(reference);
+        let mut settings = self.install_settings(part)?;
+        settings.fixed_target = Some(runner_target());
+        settings.provided = PROVIDED.iter().map(|s| s.to_string()).collect();
+        settings.part = format!("{part}:recipe");
+        let installed = self
+            .install_locked(&settings.part.clone(), &[requirement.clone()], &settings)
+            .map_err(|e| {
+                let project = crate::python::metadata::normalize(project_of(&requirement));
+                if e.contains(&format!("Couldn't find a distribution for '{project}")) {
+                    unknown_recipe(not_a_component, &e)
+                } else {
+                    format!("recipe {reference}: {e}")
+                }
+            })?;
+        let classic = ClassicRecipe::from_installed(&requirement, &entry, installed).map_err(|e| format!("recipe {reference}: {e}"))?;
+        let classic = std::sync::Arc::new(classic);
+        self.classic.lock().unwrap().insert(key, classic.clone());
+        Ok(RecipeSource {
+            reference: reference.to_string(),
+            classic: Some(classic),
+            ..runner()?
+        })
+    }
+}
+
 /// What [`unknown_recipe`] says, to tell its message apart.
 pub const NOT_A_DISTRIBUTION: &str = "nor is it a Python distribution";
 
@@ -233,7 +283,10 @@ mod tests {
     #[test]
     fn references() {
         assert_eq!(parse_reference("zc.recipe.egg"), ("zc.recipe.egg".into(), "default".into()));
-        assert_eq!(parse_reference("slapos.recipe.template:jinja2"), ("slapos.recipe.template".into(), "jinja2".into()));
+        assert_eq!(
+            parse_reference("slapos.recipe.template:jinja2"),
+            ("slapos.recipe.template".into(), "jinja2".into())
+        );
         assert_eq!(project_of("a.b==1.0"), "a.b");
         assert!(valid_target("collective.recipe.omelette:Recipe"));
         assert!(valid_target("a.b:C.d"));

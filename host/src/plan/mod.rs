@@ -18,8 +18,8 @@
 
 mod apply;
 mod build;
-pub mod classic;
 mod capabilities;
+pub mod classic;
 mod develop;
 pub mod download;
 pub mod installed;
@@ -305,7 +305,11 @@ fn refuse_extensions(ev: &mut Evaluator<'_>) -> Result<(), BuildError> {
 /// recipes found here are remembered for the build.
 fn report_unknown_recipes(config: &Config, ev: &mut Evaluator<'_>, build: &Build, options: &BuildOptions) -> Result<(), BuildError> {
     let parts: Vec<String> = if options.only.is_empty() {
-        ev.get("buildout", "parts", None)?.unwrap_or_default().split_whitespace().map(String::from).collect()
+        ev.get("buildout", "parts", None)?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     } else {
         options.only.clone()
     };

@@ -294,48 +294,9 @@ impl BuildServices {
         })
     }
 
-    /// A reference that names no component: a classic Python recipe, resolved
-    /// (once per part and build) for the runner and locked as `PART:recipe`.
-    fn resolve_classic(&self, part: &str, reference: &str, not_a_component: &str) -> Result<RecipeSource, String> {
-        let key = format!("{part}\0{reference}");
-        let runner = || {
-            resolve(super::classic::RUNNER, &self.directory)
-                .map_err(|e| format!("recipe {reference} is a classic Python recipe, but bo's classic-recipe runner is missing: {e}"))
-        };
-        if let Some(found) = self.classic.lock().unwrap().get(&key).cloned() {
-            return Ok(RecipeSource {
-                reference: reference.to_string(),
-                classic: Some(found),
-                ..runner()?
-            });
-        }
-        let (requirement, entry) = super::classic::parse_reference(reference);
-        let mut settings = self.install_settings(part)?;
-        settings.fixed_target = Some(super::classic::runner_target());
-        settings.provided = super::classic::PROVIDED.iter().map(|s| s.to_string()).collect();
-        settings.part = format!("{part}:recipe");
-        let installed = self.install_locked(&settings.part.clone(), &[requirement.clone()], &settings).map_err(|e| {
-            let project = crate::python::metadata::normalize(super::classic::project_of(&requirement));
-            if e.contains(&format!("Couldn't find a distribution for '{project}")) {
-                super::classic::unknown_recipe(not_a_component, &e)
-            } else {
-                format!("recipe {reference}: {e}")
-            }
-        })?;
-        let classic = super::classic::ClassicRecipe::from_installed(&requirement, &entry, installed)
-            .map_err(|e| format!("recipe {reference}: {e}"))?;
-        let classic = std::sync::Arc::new(classic);
-        self.classic.lock().unwrap().insert(key, classic.clone());
-        Ok(RecipeSource {
-            reference: reference.to_string(),
-            classic: Some(classic),
-            ..runner()?
-        })
-    }
-
     /// Installs `requirements` for the lock entry `part` (a part, or `PART:recipe`
     /// for a classic recipe), following the lock mode.
-    fn install_locked(&self, part: &str, requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
+    pub(super) fn install_locked(&self, part: &str, requirements: &[String], settings: &InstallSettings) -> Result<Vec<Installed>, String> {
         let settings = settings.clone();
         let locked = self.lock.lock().unwrap().parts.get(part).cloned();
 
@@ -564,18 +525,38 @@ impl HostServices for BuildServices {
     }
 
     fn log(&self, part: &str, level: Level, message: &str) {
-        // A recipe's text never passes for bo's own lines: each of its lines is
-        // prefixed with the part, and control characters (escape sequences that
-        // move the cursor or clear the screen, a carriage return) are shown escaped.
+        // A recipe's text never passes for bo's own lines: a line of its message
+        // starts with the part's name unless it is an indented continuation (as
+        // Buildout prints `Creating '/etc/app',\n    mode 755`), and control
+        // characters (escape sequences that move the cursor or clear the screen, a
+        // carriage return) are shown escaped.
         if message.contains(|c: char| c.is_control() && c != '\t') {
+            let mut groups: Vec<String> = Vec::new();
             for line in message.split('\n') {
                 let shown: String = line
                     .chars()
-                    .map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+                    .map(|c| {
+                        if c.is_control() && c != '\t' {
+                            c.escape_unicode().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
                     .collect();
-                self.log(part, level, &shown);
+                match groups.last_mut() {
+                    Some(last) if shown.starts_with([' ', '\t']) => {
+                        last.push('\n');
+                        last.push_str(&shown);
+                    }
+                    _ => groups.push(shown),
+                }
             }
-            return;
+            if groups.len() > 1 || groups.first().is_some_and(|g| g != message) {
+                for group in groups {
+                    self.log(part, level, &group);
+                }
+                return;
+            }
         }
         match level {
             Level::Debug if self.verbose => crate::progress::println(&format!("{part}: {message}")),

@@ -241,7 +241,12 @@ impl Index {
         if page.is_empty() {
             return false;
         }
-        let index = self.settings.index.as_deref().filter(|i| is_remote(i)).map(|i| format!("{}/", i.trim_end_matches('/')));
+        let index = self
+            .settings
+            .index
+            .as_deref()
+            .filter(|i| is_remote(i))
+            .map(|i| format!("{}/", i.trim_end_matches('/')));
         index.is_some_and(|i| page.starts_with(&i)) || self.settings.find_links.iter().any(|l| l == page)
     }
 

@@ -83,7 +83,12 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
 
 /// The source distribution `sdist` made into a pure-Python wheel (cached by the
 /// sdist's content), as a candidate the resolver installs like any wheel.
-fn pure_wheel_candidate(index: &Index, project: &str, sdist: &index::Candidate, cache: &std::path::Path) -> Result<index::Candidate, String> {
+fn pure_wheel_candidate(
+    index: &Index,
+    project: &str,
+    sdist: &index::Candidate,
+    cache: &std::path::Path,
+) -> Result<index::Candidate, String> {
     let file = index.fetch(sdist)?;
     let digest = {
         use sha2::Digest;

@@ -100,7 +100,10 @@ pub fn wheel_from_sdist(sdist: &Path, project: &str, version: &str, out_dir: &Pa
     let dist_name = normalize(project).replace('-', "_");
     let dist_info = format!("{dist_name}-{version}.dist-info");
     let mut meta_files: Vec<(String, Vec<u8>)> = vec![
-        (format!("{dist_info}/METADATA"), core_metadata(&pkg_info, file("requires.txt").as_deref()).into_bytes()),
+        (
+            format!("{dist_info}/METADATA"),
+            core_metadata(&pkg_info, file("requires.txt").as_deref()).into_bytes(),
+        ),
         (
             format!("{dist_info}/WHEEL"),
             b"Wheel-Version: 1.0\nGenerator: bo (from the sdist's egg-info)\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
@@ -199,7 +202,8 @@ fn write_wheel(path: &Path, payload: &[(&str, &[u8])], meta: &[(String, Vec<u8>)
         add(&mut zip, name, bytes)?;
     }
     record.push_str(&format!("{dist_info}/RECORD,,\n"));
-    zip.start_file(format!("{dist_info}/RECORD"), options).map_err(std::io::Error::other)?;
+    zip.start_file(format!("{dist_info}/RECORD"), options)
+        .map_err(std::io::Error::other)?;
     zip.write_all(record.as_bytes())?;
     zip.finish().map_err(std::io::Error::other)?;
     Ok(())
@@ -220,7 +224,9 @@ fn read_entries(sdist: &Path) -> Result<Vec<Entry>, String> {
         if total > MAX_TOTAL_BYTES {
             return Err(format!("more than {} MiB unpacked", MAX_TOTAL_BYTES >> 20));
         }
-        let Some((_, inside)) = path.trim_start_matches("./").split_once('/') else { return Ok(()) };
+        let Some((_, inside)) = path.trim_start_matches("./").split_once('/') else {
+            return Ok(());
+        };
         if inside.is_empty() || inside.starts_with('/') || inside.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
             return Ok(());
         }
@@ -273,7 +279,9 @@ mod tests {
     fn requires_txt_becomes_requires_dist() {
         let text = core_metadata(
             "Metadata-Version: 2.1\nName: x\nVersion: 1.0\n\nbody\n",
-            Some("zc.buildout\nsix>=1\n\n[test]\nzope.testing\n\n[:python_version < \"3\"]\nfutures\n\n[docs:sys_platform == \"linux\"]\nsphinx\n"),
+            Some(
+                "zc.buildout\nsix>=1\n\n[test]\nzope.testing\n\n[:python_version < \"3\"]\nfutures\n\n[docs:sys_platform == \"linux\"]\nsphinx\n",
+            ),
         );
         assert!(text.contains("Requires-Dist: zc.buildout\n"));
         assert!(text.contains("Requires-Dist: six>=1\n"));
@@ -287,7 +295,10 @@ mod tests {
 
     #[test]
     fn top_level_from_sources_skips_setup_and_tests() {
-        let names = top_level_from_sources("setup.py\nsrc/foo/__init__.py\nsrc/foo/a.py\nsrc/bar.py\nsrc/x.egg-info/PKG-INFO\n", "src/");
+        let names = top_level_from_sources(
+            "setup.py\nsrc/foo/__init__.py\nsrc/foo/a.py\nsrc/bar.py\nsrc/x.egg-info/PKG-INFO\n",
+            "src/",
+        );
         assert_eq!(names, vec!["foo", "bar"]);
     }
 }

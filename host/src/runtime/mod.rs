@@ -13,6 +13,7 @@ pub mod cache;
 mod clock;
 mod confine;
 pub mod host;
+mod sandbox;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::trust::grants::{self, Declared, PartGrant};
 
@@ -348,16 +349,22 @@ impl Runtime {
         let stderr = MemoryOutputPipe::new(self.limits.log_bytes);
         // The classic-recipe runner's recipes use `tempfile`: a scratch directory
         // of this call's own, gone when the call ends.
-        let scratch = (!grant.runner_env.is_empty()).then(tempfile::TempDir::new).transpose().map_err(|e| RecipeError::Failed {
-            part: part.clone(),
-            recipe: recipe_name.clone(),
-            message: format!("cannot make a scratch directory: {e}"),
-        })?;
-        let (wasi, prepared) = sandbox(&grant, scratch.as_ref().map(|d| d.path()), stdout.clone(), stderr.clone()).map_err(|e| RecipeError::Failed {
-            part: part.clone(),
-            recipe: recipe_name.clone(),
-            message: e,
-        })?;
+        let scratch = (!grant.runner_env.is_empty())
+            .then(tempfile::TempDir::new)
+            .transpose()
+            .map_err(|e| RecipeError::Failed {
+                part: part.clone(),
+                recipe: recipe_name.clone(),
+                message: format!("cannot make a scratch directory: {e}"),
+            })?;
+        let (wasi, prepared) =
+            sandbox::sandbox(&grant, scratch.as_ref().map(|d| d.path()), stdout.clone(), stderr.clone()).map_err(|e| {
+                RecipeError::Failed {
+                    part: part.clone(),
+                    recipe: recipe_name.clone(),
+                    message: e,
+                }
+            })?;
         let grant_write = grant.write.clone();
         let grant_read: Vec<PathBuf> = grant.read.iter().chain(&grant.write).cloned().collect();
         let state = PartState {
@@ -480,71 +487,6 @@ impl PartState {
             read_dirs: crate::trust::cap::Dirs::open(&[]),
         }
     }
-}
-
-/// The WASI context for one call: exactly the part's grant, nothing inherited. Also
-/// returns the directories it had to create (outermost first), since a preopen
-/// needs an existing directory.
-fn sandbox(
-    grant: &PartGrant,
-    scratch: Option<&Path>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
-) -> Result<(WasiCtx, Vec<PathBuf>), String> {
-    let mut builder = WasiCtxBuilder::new();
-    builder.stdout(stdout).stderr(stderr).allow_blocking_current_thread(true);
-    if let Some(scratch) = scratch {
-        // `/tmp` of the call's own, and `/` as a read-only skeleton of empty
-        // directories leading to the preopens: Python code walks paths from the
-        // root (`os.path.exists('/')`, omelette's makedirs), which WASI has not.
-        // The longest preopen wins, so the real directories still serve their paths.
-        let (tmp, skeleton) = (scratch.join("tmp"), scratch.join("root"));
-        for dir in grant.read.iter().chain(&grant.write).map(PathBuf::as_path).chain([Path::new("/tmp")]) {
-            let inside = dir.strip_prefix("/").unwrap_or(dir);
-            std::fs::create_dir_all(skeleton.join(inside)).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
-        builder
-            .preopened_dir(&skeleton, "/", FsPerms::ReadOnly)
-            .map_err(|e| format!("cannot open {}: {e:#}", skeleton.display()))?;
-        builder
-            .preopened_dir(&tmp, "/tmp", FsPerms::ReadWrite)
-            .map_err(|e| format!("cannot open {}: {e:#}", tmp.display()))?;
-        builder.env("TMPDIR", "/tmp");
-    }
-    for (name, value) in grant.visible_env() {
-        builder.env(name, value);
-    }
-    if let Some(entry) = &grant.entry {
-        builder.env("BO_RECIPE_ENTRY", entry);
-    }
-    for (name, value) in &grant.runner_env {
-        builder.env(name, value);
-    }
-    for dir in &grant.read {
-        preopen(&mut builder, dir, FsPerms::ReadOnly)?;
-    }
-    let mut prepared = Vec::new();
-    for dir in &grant.write {
-        let mut missing: Vec<PathBuf> = dir
-            .ancestors()
-            .take_while(|a| a.symlink_metadata().is_err())
-            .map(Path::to_path_buf)
-            .collect();
-        missing.reverse();
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        prepared.extend(missing);
-        preopen(&mut builder, dir, FsPerms::ReadWrite)?;
-    }
-    Ok((builder.build(), prepared))
-}
-
-fn preopen(builder: &mut WasiCtxBuilder, dir: &Path, perms: FsPerms) -> Result<(), String> {
-    let guest = dir.to_string_lossy().into_owned();
-    builder
-        .preopened_dir(dir, &guest, perms)
-        .map_err(|e| format!("cannot open {}: {e:#}", dir.display()))?;
-    Ok(())
 }
 
 fn relay_output(services: &dyn HostServices, part: &str, stdout: &[u8], stderr: &[u8]) {

@@ -114,7 +114,11 @@ impl Dirs {
         let (dir, rest) = self.locate(path).ok_or_else(not_covered)?;
         let name = rest.file_name().ok_or_else(not_covered)?.to_owned();
         let parent = rest.parent().unwrap_or(Path::new(""));
-        let parent_dir = if parent.as_os_str().is_empty() { dir.try_clone()? } else { dir.open_dir(parent)? };
+        let parent_dir = if parent.as_os_str().is_empty() {
+            dir.try_clone()?
+        } else {
+            dir.open_dir(parent)?
+        };
         let target = std::ffi::CString::new(target.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
         let name = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
         // cap-std keeps `open_dir` inside the handle (no escape through a link).
