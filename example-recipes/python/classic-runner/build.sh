@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds bo.classic-runner.wasm (never committed: it is large). Needs
+# Rebuilds bo.classic-runner.wasm, checked in (as the other prebuilt recipes are:
+# componentize-py output is large and slow to make; commit a rebuild only when the
+# runner changes, each copy is ~20 MB of history). Needs
 # componentize-py 0.25.1: `pip install componentize-py==0.25.1`, or set
 # COMPONENTIZE_PY to its path.
 set -euo pipefail
