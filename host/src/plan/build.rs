@@ -180,6 +180,11 @@ impl Build {
                 .map_err(|e| other(ev, e.to_string()))?;
             for (key, value) in changes {
                 // Recipes return option names; they go into `.installed.cfg`.
+                // Nor may it rename its own recipe or bo's bookkeeping (its uninstall would
+                // then run another recipe with this part's grants).
+                if key == "recipe" || key.starts_with("__buildout") {
+                    return Err(other(ev, format!("part {part}: the recipe may not set the option {key:?}")));
+                }
                 if !installed::is_option_name(&key) {
                     return Err(other(
                         ev,

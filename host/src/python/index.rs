@@ -241,13 +241,17 @@ impl Index {
         if page.is_empty() {
             return false;
         }
+        // Compared as parsed URLs (dot segments resolved): `simple/../evil` is not
+        // below `simple/`.
+        let parsed = |u: &str| reqwest::Url::parse(u).ok().map(|u| u.to_string());
+        let Some(page) = parsed(page) else { return false };
         let index = self
             .settings
             .index
             .as_deref()
             .filter(|i| is_remote(i))
-            .map(|i| format!("{}/", i.trim_end_matches('/')));
-        index.is_some_and(|i| page.starts_with(&i)) || self.settings.find_links.iter().any(|l| l == page)
+            .and_then(|i| parsed(&format!("{}/", i.trim_end_matches('/'))));
+        index.is_some_and(|i| page.starts_with(&i)) || self.settings.find_links.iter().any(|l| parsed(l).as_deref() == Some(page.as_str()))
     }
 
     fn directory(&self, project: &str, dir: &Path, origin: &str) -> Result<Vec<Candidate>, String> {
@@ -332,7 +336,7 @@ impl Index {
                 .settings
                 .cache
                 .join("metadata")
-                .join(format!("{}.metadata", candidate.filename));
+                .join(format!("{}.{}.metadata", candidate.filename, url_key(&candidate.url)));
             if let Ok(text) = std::fs::read_to_string(&cached) {
                 return metadata::parse(&text);
             }
