@@ -81,6 +81,31 @@ pub fn target(executable: &str) -> Result<TargetEnv, String> {
     Ok(env)
 }
 
+fn filename_of(path: &std::path::Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The candidate for a wheel bo made locally from `sdist` (`how`: built, made pure).
+fn wheel_made_from(
+    sdist: &index::Candidate,
+    wheel: &std::path::Path,
+    filename: String,
+    parsed: Option<tags::WheelName>,
+    how: &str,
+) -> index::Candidate {
+    index::Candidate {
+        filename,
+        url: wheel.to_string_lossy().into_owned(),
+        version: sdist.version.clone(),
+        sha256: None,
+        requires_python: sdist.requires_python.clone(),
+        has_metadata_file: false,
+        yanked: false,
+        wheel: parsed,
+        origin: format!("{} ({how} {})", sdist.origin, sdist.filename),
+    }
+}
+
 /// The source distribution `sdist` made into a pure-Python wheel (cached by the
 /// sdist's content), as a candidate the resolver installs like any wheel.
 fn pure_wheel_candidate(
@@ -101,17 +126,13 @@ fn pure_wheel_candidate(
     let version = sdist.version.to_string();
     let wheel = pure_sdist::wheel_from_sdist(&file, project, &version, &out_dir)?;
     let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(index::Candidate {
-        wheel: tags::WheelName::parse(&filename),
+    Ok(wheel_made_from(
+        sdist,
+        &wheel,
         filename,
-        url: wheel.to_string_lossy().into_owned(),
-        version: sdist.version.clone(),
-        sha256: None,
-        requires_python: sdist.requires_python.clone(),
-        has_metadata_file: false,
-        yanked: false,
-        origin: format!("{} (made pure from {})", sdist.origin, sdist.filename),
-    })
+        tags::WheelName::parse(&filename_of(&wheel)),
+        "made pure from",
+    ))
 }
 
 /// Resolves `requirements` and installs the working set into the store.
@@ -253,17 +274,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
                 sdist.filename
             ));
         }
-        Ok(index::Candidate {
-            filename,
-            url: wheel.to_string_lossy().into_owned(),
-            version: sdist.version.clone(),
-            sha256: None,
-            requires_python: sdist.requires_python.clone(),
-            has_metadata_file: false,
-            yanked: false,
-            wheel: Some(parsed),
-            origin: format!("{} (built from {})", sdist.origin, sdist.filename),
-        })
+        Ok(wheel_made_from(sdist, &wheel, filename, Some(parsed), "built from"))
     };
     let resolver = Resolver {
         index: &index,
