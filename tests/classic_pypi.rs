@@ -372,18 +372,7 @@ class Recipe:
 
     update = install
 "#;
-    support::write_wheel(
-        &b.root.join("dists/hostile_recipe-1.0-py3-none-any.whl"),
-        "hostile-recipe",
-        "1.0",
-        &[
-            ("hostile_recipe/__init__.py", code),
-            (
-                "hostile_recipe-1.0.dist-info/entry_points.txt",
-                "[zc.buildout]\ndefault = hostile_recipe:Recipe\n",
-            ),
-        ],
-    );
+    recipe_wheel(&b.root.join("dists"), "hostile-recipe", "1.0", &code);
     b.write(
         "buildout.cfg",
         &format!(
@@ -413,6 +402,25 @@ class Recipe:
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n");
 }
 
+/// A wheel of the classic recipe `project` in `dir`: a module (the project's
+/// name with underscores) holding `code`, whose class `Recipe` is its default
+/// `zc.buildout` entry point.
+fn recipe_wheel(dir: &Path, project: &str, version: &str, code: &str) {
+    let module = project.replace('-', "_");
+    support::write_wheel(
+        &dir.join(format!("{module}-{version}-py3-none-any.whl")),
+        project,
+        version,
+        &[
+            (&format!("{module}/__init__.py"), code),
+            (
+                &format!("{module}-{version}.dist-info/entry_points.txt"),
+                &format!("[zc.buildout]\ndefault = {module}:Recipe\n"),
+            ),
+        ],
+    );
+}
+
 /// A classic recipe whose install logs `message` (a Python literal) and creates nothing.
 fn logging_recipe(message: &str) -> String {
     format!(
@@ -428,18 +436,7 @@ fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
     let hostile = TestBuildout::new();
     let tree = hostile.root.join("index");
     let code = logging_recipe("'POISONED'");
-    support::write_wheel(
-        &tree.join("victimpkg-cache-attack/victimpkg_cache_attack-99.0-py3-none-any.whl"),
-        "victimpkg-cache-attack",
-        "99.0",
-        &[
-            ("victimpkg_cache_attack/__init__.py", code.as_str()),
-            (
-                "victimpkg_cache_attack-99.0.dist-info/entry_points.txt",
-                "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n",
-            ),
-        ],
-    );
+    recipe_wheel(&tree.join("victimpkg-cache-attack"), "victimpkg-cache-attack", "99.0", &code);
     let index = support::serve_index(&tree);
     hostile.write(
         "buildout.cfg",
@@ -451,18 +448,7 @@ fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
 
     let victim = TestBuildout::new();
     let code = logging_recipe("'benign'");
-    support::write_wheel(
-        &victim.root.join("dists/victimpkg_cache_attack-1.0-py3-none-any.whl"),
-        "victimpkg-cache-attack",
-        "1.0",
-        &[
-            ("victimpkg_cache_attack/__init__.py", code.as_str()),
-            (
-                "victimpkg_cache_attack-1.0.dist-info/entry_points.txt",
-                "[zc.buildout]\ndefault = victimpkg_cache_attack:Recipe\n",
-            ),
-        ],
-    );
+    recipe_wheel(&victim.root.join("dists"), "victimpkg-cache-attack", "1.0", &code);
     victim.write(
         "buildout.cfg",
         &format!(
@@ -481,18 +467,7 @@ fn the_download_cache_does_not_carry_one_buildouts_files_to_another() {
 fn recipe_log_lines_are_prefixed_and_escaped() {
     let b = TestBuildout::new();
     let code = logging_recipe(r"'done\nInstalling other-part.\n\x1b[2J\x1b[32mBuild succeeded'");
-    support::write_wheel(
-        &b.root.join("dists/spoofing_recipe-1.0-py3-none-any.whl"),
-        "spoofing-recipe",
-        "1.0",
-        &[
-            ("spoofing_recipe/__init__.py", code.as_str()),
-            (
-                "spoofing_recipe-1.0.dist-info/entry_points.txt",
-                "[zc.buildout]\ndefault = spoofing_recipe:Recipe\n",
-            ),
-        ],
-    );
+    recipe_wheel(&b.root.join("dists"), "spoofing-recipe", "1.0", &code);
     b.write(
         "buildout.cfg",
         &format!(
