@@ -50,6 +50,14 @@ fn classic_index() -> &'static str {
                 }
             }
         }
+        // zc.buildout's own files: mr.developer's bin/develop imports zc.buildout.
+        let tool_files = std::fs::read_to_string(repo_root().join("tests/fixtures/classic-recorded/tool-files.txt")).unwrap();
+        for line in tool_files.lines().filter(|l| !l.starts_with('#')) {
+            let mut words = line.split_whitespace();
+            if let (Some(spec), Some(file)) = (words.next(), words.next()) {
+                wanted.push((spec.to_string(), Some(file.to_string())));
+            }
+        }
         wanted.extend(PURE_SOURCES.iter().map(|s| (s.to_string(), None)));
         wanted.extend(
             RUNNER_WHEELS
@@ -257,17 +265,128 @@ fn omelette_links_equal_buildout() {
     assert!(b.root.join("parts/omelette-six/six.py").symlink_metadata().is_ok());
 }
 
-/// `extensions =` is never silently skipped: bo cannot run them yet, and says so.
-#[test]
-fn extensions_stop_the_build_with_what_to_do() {
+/// The mr-developer case, its git repository made, and the grants mr.developer
+/// needs: its sources directory, its state file, git, and the develop builds.
+fn mr_developer_buildout() -> TestBuildout {
     let b = case_buildout("mr-developer");
-    let got = bo(&b, &["build"]);
+    let config = b.read("buildout.cfg").replace(
+        "[versions]\n",
+        "[versions]\nzc.buildout = 6.0.1\npip = 26.3\nwheel = 0.48.0\nplatformdirs = 4.14.9\n",
+    );
+    b.write("buildout.cfg", &config);
+    let made = Command::new("sh")
+        .arg(recorded("mr-developer/make-repo.sh"))
+        .arg(b.root.join("repos/gitpkg"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    b
+}
+
+const MR_DEVELOPER_GRANTS: &[&str] = &[
+    "--grant",
+    "mr.developer:write=src",
+    "--grant",
+    "mr.developer:write=.mr.developer.cfg",
+    "--grant",
+    "mr.developer:program=git",
+    "--grant",
+    "buildout:build=fspkg",
+    "--grant",
+    "buildout:build=gitpkg",
+];
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `extensions = mr.developer` runs mr.developer itself, unmodified, in the
+/// runner: the fs source is found, the git source is cloned by a granted,
+/// confined git, both become develop eggs, its `_mr.developer` part writes
+/// `bin/develop`, and it says what Buildout's run said.
+#[test]
+fn mr_developer_checks_out_its_sources_as_buildout() {
+    let b = mr_developer_buildout();
+    let mut args = vec!["build"];
+    args.extend(MR_DEVELOPER_GRANTS);
+    let got = bo(&b, &args);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    // Its lines and the develop lines, as Buildout printed them.
+    let expected = std::fs::read_to_string(recorded("mr-developer/output.txt")).unwrap();
+    for line in expected
+        .lines()
+        .filter(|l| l.starts_with("mr.developer: ") || l.starts_with("Develop: "))
+    {
+        assert!(got.stdout.contains(line), "missing {line:?} in\n{}", got.stdout);
+    }
+    assert!(!got.stdout.contains("unused option"), "{}", got.stdout);
+    // The clone, as Buildout's (src.txt).
+    let clone = b.root.join("src/gitpkg");
+    assert!(clone.join("gitpkg/__init__.py").is_file());
+    assert_eq!(git(&clone, &["log", "--format=%s"]).trim(), "initial gitpkg");
+    assert_eq!(git(&clone, &["branch"]).trim(), "* master");
+    assert!(git(&clone, &["remote", "-v"]).contains(&format!("file://{}/repos/gitpkg (fetch)", b.root.display())));
+    // Its state file, as Buildout's but for the command line it remembers.
+    let state = b.read(".mr.developer.cfg");
+    let recorded_state = std::fs::read_to_string(recorded("mr-developer/expected/mr.developer.cfg")).unwrap();
+    let develop = |s: &str| s.split("\n\n").next().unwrap_or_default().to_string();
+    assert_eq!(develop(&state), develop(&recorded_state), "{state}");
+    // Both sources are develop eggs, and its part made bin/develop.
+    for name in ["fspkg", "gitpkg"] {
+        let link = b.read(&format!("develop-eggs/{name}.egg-link"));
+        assert!(link.starts_with(&format!("{}/src/{name}", b.root.display())), "{link}");
+    }
+    let script = b.read("bin/develop");
+    assert!(script.contains("import mr.developer.develop"), "{script}");
+    assert!(script.contains("sys.exit(mr.developer.develop.develop())"), "{script}");
+    assert!(b.read(".installed.cfg").contains("parts = _mr.developer"));
+    assert!(b.read("bo.lock").contains("mr.developer:extension"), "{}", b.read("bo.lock"));
+
+    // Again: the clone is kept, as Buildout's second run says.
+    let again = bo(&b, &args);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("mr.developer: Skipped checkout of existing package 'gitpkg'."),
+        "{}",
+        again.stdout
+    );
+}
+
+/// An extension gets only what was granted to its name: without git, without
+/// its state file, mr.developer stops the build, and the message says what to grant.
+#[test]
+fn mr_developer_without_its_grants_stops_with_what_to_grant() {
+    let b = mr_developer_buildout();
+    let got = bo(
+        &b,
+        &[
+            "build",
+            "--grant",
+            "mr.developer:write=src",
+            "--grant",
+            "mr.developer:write=.mr.developer.cfg",
+        ],
+    );
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    let all = format!("{}{}", got.stdout, got.stderr);
+    assert!(all.contains("Cannot find executable git in PATH"), "{all}");
+    assert!(!b.root.join("src/gitpkg").exists());
+
+    let got = bo(
+        &b,
+        &["build", "--grant", "mr.developer:write=src", "--grant", "mr.developer:program=git"],
+    );
     assert_ne!(got.code, 0, "{}", got.stdout);
     assert!(
-        got.stderr.contains("mr.developer") && got.stderr.contains("cannot run yet"),
+        got.stderr.contains("--grant mr.developer:write=.mr.developer.cfg"),
         "{}",
         got.stderr
     );
+    assert!(!b.root.join(".mr.developer.cfg").exists());
+    assert!(!b.root.join(".installed.cfg").exists());
 }
 
 #[test]

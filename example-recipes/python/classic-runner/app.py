@@ -6,6 +6,8 @@ zc.buildout, pkg_resources, subprocess and logging are shims over bo's host
 and python interfaces (zc/, pkg_resources/, bo_classic/).
 """
 
+import os
+
 import wit_world
 from componentize_py_types import Err
 from wit_world.imports import types
@@ -30,6 +32,8 @@ def _call(function, *args):
 
 
 def _init(part, options):
+    if os.environ.get("BO_CLASSIC_EXTENSION"):
+        return runtime.extension(part)
     before = list(options)
     buildout, part_options, recipe = runtime.make_recipe(part, options)
     return runtime.changed_options(before, part_options)

@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 REAL_POPEN = subprocess.Popen  # the runner patches subprocess.Popen
+REAL_SYMLINK = os.symlink
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("BO_TEST_CACHE", "/tmp/bo-classic-runner-test")
 WHEELS = ["collective.recipe.omelette==3.0.0", "zc.recipe.testrunner==5.0", "zc.recipe.egg==6.0.0",
@@ -102,6 +103,9 @@ class Host:
         import shutil
         shutil.copyfile(source, destination)
 
+    def symlink(self, target, link):
+        REAL_SYMLINK(target, link)
+
     def set_mode(self, path, mode):
         self.calls.append(("set_mode", path, mode))
 
@@ -128,7 +132,7 @@ def install_stubs():
     mod("wit_world.imports.types", Level=Level, RunRequest=RunRequest, RunOutput=RunOutput,
         Capabilities=Capabilities, Manifest=Manifest)
     mod("wit_world.imports.host", log=HOST.log, config_get=HOST.config_get, download=HOST.download,
-        run=HOST.run, copy_file=HOST.copy_file, set_mode=HOST.set_mode)
+        run=HOST.run, copy_file=HOST.copy_file, set_mode=HOST.set_mode, symlink=HOST.symlink)
     mod("wit_world.imports.python", install=HOST.install, write_scripts=HOST.write_scripts,
         Distribution=Distribution, Script=Script, ScriptsRequest=ScriptsRequest)
     imports = sys.modules["wit_world.imports"]
@@ -218,7 +222,9 @@ def main():
         check("omelette links foo", os.path.islink(link) and os.readlink(link) == os.path.join(foo.location, "foo"))
         check("omelette asked bo for eggs=foo", HOST.installs[-1] == ["foo"])
         world.uninstall("omelette", opts)
-        check("omelette uninstall removes its location", not os.path.exists(os.path.join(bdir, "parts", "omelette")))
+        location = os.path.join(bdir, "parts", "omelette")
+        check("omelette uninstall empties its location (bo removes the preopen itself)",
+              not os.path.exists(location) or not os.listdir(location))
 
         # testrunner: a `test` script for zope.testrunner.
         zt = fake_dist(site, "zope.testrunner", "6.0", [("zope-testrunner", "zope.testrunner:run")])
@@ -297,6 +303,39 @@ def main():
         check("missing option", isinstance(_raises(lambda: b["vars"]["nope"]), bb.MissingOption))
         check("buildout defaults", b["buildout"]["eggs-directory"] == os.path.join(bdir, "eggs"))
         check("zc.buildout is the shim", zc.buildout.__file__.startswith(HERE))
+
+    # mr.developer as an extension: an fs and a git source, auto-checkout = *.
+    with tempfile.TemporaryDirectory() as bdir:
+        fixture = os.path.join(HERE, "..", "..", "..", "tests", "fixtures", "classic-recorded", "mr-developer")
+        import shutil
+        shutil.copytree(os.path.join(fixture, "src"), os.path.join(bdir, "src"))
+        os.chdir(bdir)
+        REAL_POPEN(["sh", os.path.join(fixture, "make-repo.sh"), os.path.join(bdir, "repos", "gitpkg")]).wait()
+        setup_call(bdir, store, "mr.developer", "")
+        os.environ["BO_CLASSIC_EXTENSION"] = "mr.developer.extension:extension"
+        os.environ["BO_CLASSIC_ROOT_FILES"] = json.dumps([".mr.developer.cfg"])
+        git = shutil.which("git")
+        os.environ["BO_CLASSIC_PROGRAMS"] = json.dumps({git: "git"})
+        HOST.programs = {"git"}
+        os.environ["BO_CLASSIC_SECTIONS"] = json.dumps(
+            {"buildout": ["directory", "parts", "auto-checkout"], "versions": ["mr.developer"],
+             "sources": ["fspkg", "gitpkg"]})
+        HOST.config.update({
+            "buildout": dict(HOST.config["buildout"], parts="", **{"auto-checkout": "*"}),
+            "versions": {"mr.developer": "3.0.0"},
+            "sources": {"fspkg": "fs fspkg", "gitpkg": "git file://%s/repos/gitpkg" % bdir}})
+        changes = {tuple(json.loads(k)): v for k, v in world.init("mr.developer", [])}
+        os.environ.pop("BO_CLASSIC_EXTENSION")
+        check("extension sets develop", changes.get(("final", "buildout", "develop")) == "src/fspkg\nsrc/gitpkg")
+        check("extension adds its part", changes.get(("final", "buildout", "parts")) == "_mr.developer"
+              and changes.get(("raw", "_mr.developer", "recipe")) == "zc.recipe.egg")
+        check("extension unpins its develop eggs", changes.get(("raw", "versions", "gitpkg")) == "")
+        check("git clone ran", os.path.isfile(os.path.join(bdir, "src", "gitpkg", "setup.py")))
+        import base64
+        cfg = base64.b64decode(changes.get(("file", "", ".mr.developer.cfg"), "")).decode()
+        check("the state file is returned, not written", "gitpkg = auto" in cfg
+              and not os.path.exists(os.path.join(bdir, ".mr.developer.cfg")))
+        check("mr.developer logged", any("Cloned 'gitpkg' with git" in m for _, m in HOST.logs))
 
     print("%d passed, %d failed" % (len(passed), len(failures)))
     return 1 if failures else 0

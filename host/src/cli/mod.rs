@@ -188,6 +188,7 @@ impl SandboxArgs {
             jobs: self
                 .jobs
                 .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            extensions: None,
             lock_mode: if self.frozen {
                 crate::plan::recipes::LockMode::Frozen
             } else if self.locked {

@@ -79,7 +79,7 @@ fn services(
         verbose: settings.verbosity > 0,
         classic: Mutex::new(HashMap::new()),
         snapshot: Mutex::new(HashMap::new()),
-        used_buildout_options: Mutex::new(Vec::new()),
+        used_buildout_options: Mutex::new(options.extensions.iter().flat_map(|r| r.used_buildout_options.clone()).collect()),
         download_cache: options.cache_dir.join("downloads"),
         offline: settings.offline,
         newest: settings.newest,
@@ -88,7 +88,7 @@ fn services(
         eggs_directory: settings.eggs_directory.clone(),
         lock_mode: options.lock_mode,
         lock: Mutex::new(Lock::read(&settings.directory.join(LOCK_FILE)).map_err(|m| fail(&[], m))?),
-        resolved: Mutex::new(Default::default()),
+        resolved: Mutex::new(options.extensions.iter().flat_map(|r| r.locks.clone()).collect()),
         pulled_recipes: Mutex::new(Default::default()),
         picked: Mutex::new(Default::default()),
         oci: crate::oci::OciOptions {
@@ -230,7 +230,7 @@ fn part_grant(
 /// The user's grants that apply to `part` with `recipe`: a grant bound to another
 /// recipe (the configuration changed the part's recipe since) does not, and bo
 /// says so once per part.
-fn grants_for(grants: &UserGrants, part: &str, recipe: &LoadedRecipe) -> UserGrants {
+pub(super) fn grants_for(grants: &UserGrants, part: &str, recipe: &LoadedRecipe) -> UserGrants {
     let identity = crate::trust::grants::recipe_identity(&recipe.name, &recipe.digest);
     let (applying, dropped) = grants.for_recipe(part, &identity);
     if !dropped.is_empty() {

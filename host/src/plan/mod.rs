@@ -14,6 +14,7 @@
 //! - [`download`]: downloads through the cache.
 //! - `jobs`: running parts, in parallel where independent, and recording them.
 //! - `develop`: the `[buildout] develop` step.
+//! - [`extensions`]: Buildout extensions, run before the parts are evaluated.
 //! - `removal`: removing what a part installed.
 
 mod apply;
@@ -22,6 +23,7 @@ mod capabilities;
 pub mod classic;
 mod develop;
 pub mod download;
+pub mod extensions;
 pub mod installed;
 mod jobs;
 pub mod recipes;
@@ -55,6 +57,9 @@ pub struct BuildOptions {
     pub oci: crate::oci::OciOptions,
     /// How many parts may run at once.
     pub jobs: usize,
+    /// What running the configuration's extensions left for the build (`bo
+    /// build` runs them first; `bo plan` does not).
+    pub extensions: Option<extensions::Ran>,
 }
 
 /// A build failure with the `While:` chain that led to it.
@@ -157,7 +162,7 @@ impl<'c> Plan<'c> {
         // Recipes may look any section up (a template's `${ports:http}`), their
         // constructors included.
         ev.evaluate_plain_sections();
-        refuse_extensions(&mut ev)?;
+        note_extensions(&mut ev, options)?;
         report_unknown_recipes(config, &mut ev, &build, options)?;
         let (install_parts, uninstall_missing) = evaluate_parts(&mut ev, options)?;
         let new_options = recorded_options(&mut ev, &build, &install_parts)?;
@@ -238,7 +243,16 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<(), BuildError> 
         ))
     })
     .map_err(|e| fail(&[], format!("cannot lock {}: {e}", lock_path.display())))?;
-    Plan::compute(config, options)?.apply()
+    match extensions::run(config, options)? {
+        Some(extended) => {
+            let options = BuildOptions {
+                extensions: Some(extended.ran),
+                ..options.clone()
+            };
+            Plan::compute(&extended.config, &options)?.apply()
+        }
+        None => Plan::compute(config, options)?.apply(),
+    }
 }
 
 /// The file `bo build` locks in the buildout directory.
@@ -281,22 +295,18 @@ fn evaluate_parts(ev: &mut Evaluator<'_>, options: &BuildOptions) -> Result<(Vec
     Ok((install_parts, uninstall_missing))
 }
 
-/// `extensions =` is never ignored: bo does not run Buildout extensions yet, and
-/// a build without them (mr.developer's checkouts, say) would not be the build
-/// the configuration means.
-fn refuse_extensions(ev: &mut Evaluator<'_>) -> Result<(), BuildError> {
-    let extensions = ev.get("buildout", "extensions", None)?.unwrap_or_default();
-    let names: Vec<&str> = extensions.split_whitespace().collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    Err(fail(
-        &["Initializing."],
-        format!(
-            "this buildout uses the extension(s) {}, which bo cannot run yet (it runs classic recipes, not zc.buildout.extension entry points); without them the build would differ from Buildout's. Remove `extensions` (for mr.developer: check the sources out and list them in `develop`)",
+/// `extensions =` is never ignored: `bo build` runs them first. `bo plan` does
+/// not (they check sources out and write files), and says that its plan is of
+/// the configuration before them.
+fn note_extensions(ev: &mut Evaluator<'_>, options: &BuildOptions) -> Result<(), BuildError> {
+    let names = extensions::named(ev)?;
+    if !names.is_empty() && options.extensions.is_none() {
+        crate::progress::eprintln(&format!(
+            "note: bo plan does not run the extension(s) {} (they may check sources out and write files); `bo build` runs them first, and its plan may differ from this one",
             names.join(", ")
-        ),
-    ))
+        ));
+    }
+    Ok(())
 }
 
 /// Every part whose recipe is neither a component nor a distribution, at once

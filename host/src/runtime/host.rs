@@ -396,7 +396,7 @@ fn warn_unconfined_once() {
 }
 
 /// `program` as a path: itself if it names one, else the first match on PATH.
-fn find_program(program: &str) -> Option<PathBuf> {
+pub(super) fn find_program(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         return Some(PathBuf::from(program));
     }

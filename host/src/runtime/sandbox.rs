@@ -37,6 +37,7 @@ pub(super) fn sandbox(
             std::fs::create_dir_all(skeleton.join(inside)).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
+        program_stand_ins(grant, &skeleton, &mut builder)?;
         builder
             .preopened_dir(&skeleton, "/", FsPerms::ReadOnly)
             .map_err(|e| format!("cannot open {}: {e:#}", skeleton.display()))?;
@@ -70,6 +71,43 @@ pub(super) fn sandbox(
         preopen(&mut builder, dir, FsPerms::ReadWrite)?;
     }
     Ok((builder.build(), prepared))
+}
+
+/// Granted programs as empty executable files at their real paths in the
+/// skeleton, with PATH naming their directories: recipes look programs up
+/// (`shutil.which("git")`) before they run them; the runner maps the path back to
+/// the granted name (BO_CLASSIC_PROGRAMS) and bo runs the real one, confined.
+fn program_stand_ins(grant: &PartGrant, skeleton: &Path, builder: &mut WasiCtxBuilder) -> Result<(), String> {
+    let mut programs = serde_json::Map::new();
+    let mut path: Vec<String> = Vec::new();
+    for name in grant.declared.programs.iter().filter(|p| *p != "*") {
+        if grant.check_program(name).is_err() {
+            continue;
+        }
+        let Some(found) = super::host::find_program(name).filter(|p| p.is_absolute()) else {
+            continue;
+        };
+        let stand_in = skeleton.join(found.strip_prefix("/").unwrap_or(&found));
+        if let Some(dir) = stand_in.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
+        }
+        if !stand_in.exists() {
+            std::fs::write(&stand_in, b"").map_err(|e| format!("cannot prepare the sandbox: {e}"))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+        let dir = found.parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
+        if !path.contains(&dir) {
+            path.push(dir);
+        }
+        programs.insert(found.to_string_lossy().into_owned(), serde_json::Value::String(name.clone()));
+    }
+    builder.env("PATH", path.join(":"));
+    builder.env("BO_CLASSIC_PROGRAMS", serde_json::Value::Object(programs).to_string());
+    Ok(())
 }
 
 fn preopen(builder: &mut WasiCtxBuilder, dir: &Path, perms: FsPerms) -> Result<(), String> {

@@ -33,9 +33,20 @@ def _command(args, shell, executable):
     return args
 
 
+_programs = {}
+
+
+def set_programs(programs):
+    """{path: name} of the granted programs: a recipe that found one on PATH
+    (`shutil.which`) runs it by the name it was granted under."""
+    _programs.clear()
+    _programs.update({str(k): str(v) for k, v in programs.items()})
+
+
 def run_program(args, cwd=None, env=None, timeout=None, shell=False, executable=None):
     """Runs a program through the host; returns (status, stdout, stderr) strings."""
     argv = _command(args, shell, executable)
+    argv[0] = _programs.get(argv[0], argv[0])
     extra = [(str(k), str(v)) for k, v in (env or {}).items() if not str(k).startswith("BO_")]
     request = types.RunRequest(
         program=argv[0], args=argv[1:], cwd=os.path.abspath(os.fsdecode(cwd) if cwd else os.getcwd()),
@@ -204,7 +215,7 @@ def rmtree(path, *args, **kwargs):
 
 
 def rmdir(path, *args, **kwargs):
-    root = _root(path)
+    root = _root(path) if kwargs.get("dir_fd") is None else None
     if root is None:
         return _wasi_rmdir(path, *args, **kwargs)
     if os.listdir(root):
@@ -213,14 +224,99 @@ def rmdir(path, *args, **kwargs):
 
 
 def mkdir(path, *args, **kwargs):
-    root = _root(path)
+    root = _root(path) if kwargs.get("dir_fd") is None else None
     if root is not None and root in _emptied_roots:
         _emptied_roots.discard(root)
         return None
     return _wasi_mkdir(path, *args, **kwargs)
 
 
+# Files of the buildout directory an extension may write (mr.developer's
+# `.mr.developer.cfg`): the directory is read-only in the sandbox, so writes go to
+# a scratch copy and bo writes the result, if the user granted that file.
+import base64 as _base64
+import builtins as _builtins
+import tempfile as _tempfile
+
+_real_open = _builtins.open
+_root_files = {}
+_captured = {}
+
+
+def _scratch_of(path):
+    name = _root_files.get(path)
+    if name is None:
+        return None
+    scratch = os.path.join(_tempfile.gettempdir(), "bo-root-files", name)
+    if name not in _captured:
+        os.makedirs(os.path.dirname(scratch), exist_ok=True)
+        if os.path.isfile(path):
+            _shutil.copyfile(path, scratch)
+        _captured[name] = scratch
+    return scratch
+
+
+def _open(file, mode="r", *args, **kwargs):
+    if isinstance(file, (str, bytes, os.PathLike)):
+        path = os.path.abspath(os.fsdecode(os.fspath(file)))
+        writing = any(c in mode for c in "wax+")
+        if path in _root_files and (writing or os.path.basename(path) in _captured):
+            return _real_open(_scratch_of(path), mode, *args, **kwargs)
+    return _real_open(file, mode, *args, **kwargs)
+
+
+def capture_root_files(root, names):
+    _root_files.clear()
+    _captured.clear()
+    for name in names:
+        if name and "/" not in name:
+            _root_files[os.path.join(os.path.abspath(root), name)] = name
+    _builtins.open = io.open = _open
+
+
+def release_root_files():
+    _builtins.open = io.open = _real_open
+
+
+def captured_files():
+    """(kind "file", "", name, base64 content) of each file written."""
+    out = []
+    for name, scratch in sorted(_captured.items()):
+        with _real_open(scratch, "rb") as f:
+            out.append(("file", "", name, _base64.b64encode(f.read()).decode("ascii")))
+    return out
+
+
+# WASI has no threads: a thread runs when it is started (mr.developer checks
+# sources out in worker threads; the work is the same, one after another).
+import threading as _threading
+
+
+def _inline_start(self):
+    self._started.set()
+    try:
+        self.run()
+    finally:
+        self._bo_finished = True
+
+
+def _inline_join(self, timeout=None):
+    if not self._started.is_set():
+        raise RuntimeError("cannot join thread before it is started")
+
+
+def _inline_is_alive(self):
+    return False
+
+
+def patch_threads():
+    _threading.Thread.start = _inline_start
+    _threading.Thread.join = _inline_join
+    _threading.Thread.is_alive = _inline_is_alive
+
+
 def patch_os():
+    patch_threads()
     _shutil.rmtree = rmtree
     os.rmdir = rmdir
     os.mkdir = mkdir

@@ -5,6 +5,12 @@ BO_CLASSIC_UNINSTALL   module:attr of the uninstall function, if any
 BO_CLASSIC_PATH        JSON list of directories to put first on sys.path
 BO_CLASSIC_DISTS       JSON list of {"name", "version", "location"}: the working set
 BO_CLASSIC_SECTIONS    JSON {section: [option, ...]} of the evaluated configuration
+BO_CLASSIC_EXTENSION   module:attr of a zc.buildout.extension entry point: `init`
+                       runs it on the configuration instead of a recipe
+BO_CLASSIC_ROOT_FILES  JSON list of file names in the buildout directory that the
+                       extension may write (bo writes them for it)
+BO_CLASSIC_PROGRAMS    JSON {path: name} of the granted programs (their paths hold
+                       stand-ins, so that `shutil.which` finds them)
 """
 
 import importlib
@@ -41,8 +47,8 @@ def _extend_namespace(package, entries):
             package.__path__.append(candidate)
 
 
-def prepare(part):
-    """Sets up the interpreter for one call on `part`."""
+def prepare(part, extension=False):
+    """Sets up the interpreter for one call on `part` (for an extension: its name)."""
     global CURRENT_PART
     CURRENT_PART = part
     sys.dont_write_bytecode = True
@@ -63,10 +69,11 @@ def prepare(part):
         sys.executable = FALLBACK_EXECUTABLE
     sys.argv = ["buildout"]
     parts_directory = host.config_get("buildout", "parts-directory")
-    hostio.set_sandbox_roots([
+    hostio.set_sandbox_roots([] if extension else [
         os.path.join(parts_directory, part) if parts_directory else None,
         host.config_get("buildout", "bin-directory"),
     ])
+    hostio.set_programs(_json("BO_CLASSIC_PROGRAMS", {}))
     hostio.patch_os()
     hostio.setup_logging(part, host.config_get("buildout", "log-level") or "INFO")
 
@@ -142,6 +149,25 @@ def uninstall(part, options):
     return None
 
 
+def extension(name):
+    """Runs the extension entry point on the configuration, as Buildout does
+    before it installs anything; returns what it changed, as (key, value) pairs
+    whose key is the JSON list [kind, section, option] (kind "raw", "final" or
+    "file": a file of the buildout directory, its content in base64)."""
+    prepare(name, extension=True)
+    function = load(os.environ["BO_CLASSIC_EXTENSION"], "extension")
+    sections = _json("BO_CLASSIC_SECTIONS", {})
+    buildout = zc.buildout.buildout.Buildout(sections, None, {})
+    names = [n for n in _json("BO_CLASSIC_ROOT_FILES", []) if isinstance(n, str)]
+    hostio.capture_root_files(buildout._buildout_dir, names)
+    try:
+        function(buildout)
+        changes = buildout._changes() + hostio.captured_files()
+    finally:
+        hostio.release_root_files()
+    return [(json.dumps([kind, section, option]), value) for kind, section, option, value in changes]
+
+
 CURRENT_PART = "PART"
 
 
@@ -155,6 +181,9 @@ def _grant_hint(exc):
     root = host.config_get("buildout", "directory") or ""
     if root and (directory + "/").startswith(root.rstrip("/") + "/"):
         inside = os.path.relpath(directory, root)
+        if inside == "." and os.environ.get("BO_CLASSIC_EXTENSION"):
+            return ("\nbo: grant the file with `--grant %s:write=%s` (bo writes it for the extension)"
+                    % (CURRENT_PART, os.path.basename(path)))
         if inside == ".":
             return ("\nbo: a classic recipe's part may write only its part directory, bin/ and the "
                     "directories you grant it; the buildout directory itself is never granted: "
@@ -173,5 +202,7 @@ def describe_error(exc):
         frames.pop(0)
     lines = traceback.format_list(frames[-6:])
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if isinstance(exc, SystemExit):
+        text = "it stopped (sys.exit(%r)); its messages above say why" % (exc.code,)
     return "%s%s\nTraceback (most recent call last, innermost shown):\n%s" % (
         text, _grant_hint(exc), "".join(lines).rstrip())

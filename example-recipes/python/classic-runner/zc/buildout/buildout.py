@@ -53,6 +53,7 @@ _buildout_default_options = {
     'update-versions-file': '',
     'use-dependency-links': 'true',
     'allow-unknown-extras': 'false',
+    'versions': 'versions',
 }
 _path_options = ('bin-directory', 'develop-eggs-directory', 'eggs-directory', 'parts-directory', 'installed')
 
@@ -68,6 +69,10 @@ class Options(DictMixin):
         self._created = None
         # The part's own options are all there is; other sections may ask the host.
         self._host_fallback = section != getattr(buildout, '_part', None)
+        # What an extension changed: options it assigned, raw values it edited.
+        self._initial_raw = dict(data)
+        self._assigned = set()
+        self._new = False
 
     def _initialize(self):
         pass
@@ -79,7 +84,7 @@ class Options(DictMixin):
         if value is None and self.name == 'buildout':
             value = self.buildout._default(option)
         if value is not None:
-            self._raw[option] = self._data[option] = value
+            self._raw[option] = self._data[option] = self._initial_raw[option] = value
         return value
 
     def get(self, option, default=None, seen=None):
@@ -153,6 +158,7 @@ class Options(DictMixin):
         if not isinstance(value, str):
             raise TypeError('Option values must be strings', value)
         self._data[option] = value
+        self._assigned.add(option)
 
     def __delitem__(self, key):
         if key in self._raw:
@@ -240,12 +246,13 @@ class Buildout(DictMixin):
     def __init__(self, sections, part, part_options):
         self._sections = {name: list(opts) for name, opts in sections.items()}
         self._sections.setdefault('buildout', [])
-        self._sections.setdefault(part, list(part_options))
         self._data = {}
         self._part = part
-        self._parts = [part]
+        self._parts = [part] if part is not None else []
         self._logger = logging.getLogger('zc.buildout')
-        self._data[part] = Options(self, part, part_options)
+        if part is not None:  # None: an extension's view, every section from the host
+            self._sections.setdefault(part, list(part_options))
+            self._data[part] = Options(self, part, part_options)
         directory = host.config_get('buildout', 'directory') or os.getcwd()
         self._buildout_dir = directory
         self._raw = _RawSections(self)
@@ -309,7 +316,23 @@ class Buildout(DictMixin):
         if name in self._sections:
             raise KeyError("Section already exists", name)
         self._sections[name] = list(data)
-        self._data[name] = Options(self, name, {k: str(v) for k, v in data.items()})
+        options = self._data[name] = Options(self, name, {k: str(v) for k, v in data.items()})
+        options._new = True
+
+    def _changes(self):
+        """What an extension changed, as (kind, section, option, value): "raw" for
+        new sections and edited `_raw` values (bo substitutes them), "final" for
+        assigned options (used as they are, as Buildout uses `options[k] = v`)."""
+        changes = []
+        for name, options in self._data.items():
+            for key, value in options._raw.items():
+                if options._new or options._initial_raw.get(key) != value:
+                    changes.append(("raw", name, key, str(value)))
+            for key in sorted(options._assigned):
+                value = options._data.get(key)
+                if value is not None and not (options._new and options._raw.get(key) == value):
+                    changes.append(("final", name, key, value))
+        return changes
 
     def __delitem__(self, key):
         raise NotImplementedError('__delitem__')
