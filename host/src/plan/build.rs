@@ -134,10 +134,10 @@ pub(super) fn signature(recipe: &LoadedRecipe, binding: &Binding) -> String {
 impl Build {
     pub(super) fn load_recipe(&self, part: &str, reference: &str) -> Result<(Arc<LoadedRecipe>, Binding), String> {
         let source = self.services.resolve_recipe(part, reference)?;
-        Ok((
-            self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?,
-            Binding::from(&source),
-        ))
+        let recipe = self.runtime.load_file(reference, &source.path).map_err(|e| e.to_string())?;
+        let binding = Binding::from(&source);
+        check_entry(&recipe, &binding)?;
+        Ok((recipe, binding))
     }
 
     pub(super) fn grant(
@@ -168,6 +168,7 @@ impl Build {
                 .resolve_recipe(part, &reference)
                 .map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let recipe = runtime.load_file(&reference, &source.path).map_err(|e| other(ev, e.to_string()))?;
+            check_entry(&recipe, &Binding::from(&source)).map_err(|m| other(ev, format!("part {part}: {m}")))?;
             let options = ev.options(part)?;
             ev.refresh_snapshot(&mut services.snapshot.lock().unwrap());
             let binding = Binding::from(&source);
@@ -197,6 +198,31 @@ impl Build {
             Ok(())
         })
     }
+}
+
+/// A component serves the entries its manifest names (`zc.recipe.egg:eggs`);
+/// another one is an error, as an unknown entry point is in Buildout, rather
+/// than the default recipe run under another name.
+fn check_entry(recipe: &LoadedRecipe, binding: &Binding) -> Result<(), String> {
+    let Some(entry) = binding.entry.as_deref().filter(|_| binding.classic.is_none()) else {
+        return Ok(());
+    };
+    let entries: Vec<&str> = recipe
+        .manifest
+        .names
+        .iter()
+        .filter_map(|n| n.split_once(':').map(|(_, e)| e))
+        .collect();
+    if entries.contains(&entry) {
+        return Ok(());
+    }
+    let project = recipe.manifest.names.first().map(String::as_str).unwrap_or(&recipe.name);
+    let mut known = vec!["default"];
+    known.extend(entries.iter().filter(|e| **e != "default"));
+    Err(format!(
+        "recipe {project} has no entry point {entry:?} (it has: {})",
+        known.join(", ")
+    ))
 }
 
 /// What `part` may do with `recipe` (declared AND granted): a component declares

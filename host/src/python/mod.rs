@@ -289,12 +289,13 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
     let resolved = resolver.resolve(&parsed)?;
     // Fetch and unpack concurrently (downloads dominate a fresh install); results
     // keep the resolution order.
-    let missing = resolved
+    let was_installed: Vec<bool> = resolved
         .iter()
-        .filter(|d| {
-            d.develop.is_none() && wheel::installed_entry(&settings.store, &d.candidate.filename, d.candidate.sha256.as_deref()).is_none()
+        .map(|d| {
+            d.develop.is_some() || wheel::installed_entry(&settings.store, &d.candidate.filename, d.candidate.sha256.as_deref()).is_some()
         })
-        .count();
+        .collect();
+    let missing = was_installed.iter().filter(|i| !**i).count();
     let counter = crate::progress::counter("Downloading", missing as u64);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<Installed, String>>>> = resolved.iter().map(|_| Default::default()).collect();
@@ -311,9 +312,17 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
             });
         }
     });
+    // Buildout's lines for each distribution it had to get, in resolution order.
     let mut out = Vec::new();
-    for result in results {
+    for (dist, result) in resolved.iter().zip(results) {
+        let fetched = dist.develop.is_none() && !was_installed[out.len()];
+        if fetched {
+            crate::progress::info(&format!("Getting distribution for '{}'.", dist.requirement));
+        }
         out.push(result.into_inner().unwrap().expect("every distribution was handled")?);
+        if fetched {
+            crate::progress::info(&format!("Got {} {}.", dist.metadata.name, dist.version));
+        }
     }
     Ok(out)
 }

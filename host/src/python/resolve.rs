@@ -34,6 +34,9 @@ pub struct Resolved {
     pub metadata: Metadata,
     /// The chain of requirers, outermost first (`app -> foo`).
     pub required_by: Vec<String>,
+    /// The requirement that chose it, as its requirer wrote it (`six>=1.5`),
+    /// for Buildout's "Getting distribution for 'six>=1.5'.".
+    pub requirement: String,
     /// Chosen without an exact pin (Buildout's "picked" versions).
     pub picked: bool,
     /// Set when a `develop` project satisfied the requirement.
@@ -159,6 +162,7 @@ impl Resolver<'_> {
                         },
                         metadata: develop.metadata.clone(),
                         required_by: chain.clone(),
+                        requirement: requirement_text(&requirement),
                         // Develop projects are never "picked" (Buildout's rule).
                         picked: false,
                         develop: Some(develop.clone()),
@@ -182,6 +186,7 @@ impl Resolver<'_> {
                     chosen.push(Resolved {
                         picked,
                         required_by: chain.clone(),
+                        requirement: requirement_text(&requirement),
                         ..resolved
                     });
                     by_name.insert(name.clone(), chosen.len() - 1);
@@ -279,8 +284,22 @@ impl Resolver<'_> {
             candidate: best.clone(),
             metadata,
             required_by: Vec::new(),
+            requirement: String::new(),
             picked: false,
             develop: None,
         })
     }
+}
+
+/// A requirement as Buildout shows it: name, extras and versions, no marker.
+fn requirement_text(requirement: &Requirement) -> String {
+    let mut text = requirement.name.to_string();
+    if !requirement.extras.is_empty() {
+        let extras: Vec<String> = requirement.extras.iter().map(|e| e.to_string()).collect();
+        text.push_str(&format!("[{}]", extras.join(",")));
+    }
+    if let Some(pep508_rs::VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
+        text.push_str(&specifiers.to_string());
+    }
+    text
 }

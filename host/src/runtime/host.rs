@@ -557,10 +557,17 @@ impl super::bo::recipe::python::Host for PartState {
         // Written through the handle on the part's directories: a link planted
         // where a script goes is replaced, never written through.
         let mut written = Vec::new();
+        let interpreter = scripts.interpreter.clone();
         for (dest, text) in crate::python::scripts::render(&scripts) {
             let same = self.write_dirs.read(&dest).is_ok_and(|old| old == text.as_bytes());
-            if !same && let Err(e) = self.write_dirs.write_file(&dest, text.as_bytes(), Some(0o755)) {
-                return Ok(Err(format!("cannot write {}: {e}", dest.display())));
+            if !same {
+                if let Err(e) = self.write_dirs.write_file(&dest, text.as_bytes(), Some(0o755)) {
+                    return Ok(Err(format!("cannot write {}: {e}", dest.display())));
+                }
+                // Buildout's words, for each script it (re)wrote.
+                let is_interpreter = interpreter.as_deref().is_some_and(|i| dest.file_name().is_some_and(|n| n == i));
+                let kind = if is_interpreter { "interpreter" } else { "script" };
+                crate::progress::info(&format!("Generated {kind} '{}'.", dest.display()));
             }
             written.push(dest.to_string_lossy().into_owned());
         }
