@@ -299,3 +299,63 @@ fn init_writes_a_buildout_and_builds_it() {
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("buildout.cfg already exists"), "{}", again.stderr);
 }
+
+/// The lines Buildout prints while it installs distributions and scripts, and its
+/// unused-option warning, as zc.buildout 6.0.1 printed them for the same
+/// configuration (`tests/fixtures/buildout-recorded/egg-progress`). Buildout's
+/// own lines about fetching zc.recipe.egg (bundled in bo) come before the parts.
+#[test]
+fn progress_lines_and_unused_options_are_buildouts() {
+    let case = support::repo_root().join("tests/fixtures/buildout-recorded/egg-progress");
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    let config = std::fs::read_to_string(case.join("buildout.cfg")).unwrap();
+    b.write("buildout.cfg", &config.replace("{index}", support::json_index()));
+    let shown = |text: &str| -> Vec<String> {
+        let words = [
+            "Installing ",
+            "Updating ",
+            "Getting distribution",
+            "Got ",
+            "Generated ",
+            "Section `",
+            "This may be",
+        ];
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| words.iter().any(|w| l.starts_with(w)))
+            .map(String::from)
+            .collect();
+        let first_part = lines
+            .iter()
+            .position(|l| l.starts_with("Installing ") || l.starts_with("Updating "))
+            .unwrap_or(0);
+        lines[first_part..].to_vec()
+    };
+    // One part at a time, as Buildout runs them.
+    for (file, label) in [("output.txt", "first run"), ("output-rerun.txt", "rerun")] {
+        let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "-j", "1"]);
+        assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+        let want = std::fs::read_to_string(case.join(file)).unwrap();
+        assert_eq!(shown(&got.stdout), shown(&want), "{label}:\n{}", got.stdout);
+    }
+}
+
+/// An entry point the recipe does not have is an error, as in Buildout (where it
+/// is an ImportError), naming those it has.
+#[test]
+fn an_unknown_entry_point_is_an_error() {
+    let b = TestBuildout::with_recipes();
+    b.write(
+        "buildout.cfg",
+        "[buildout]\nparts = b\n\n[b]\nrecipe = zc.recipe.egg:bogus\neggs = six\n",
+    );
+    let got = b.bo(&["-U", "build"]);
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    assert!(
+        got.stderr
+            .contains("recipe zc.recipe.egg has no entry point \"bogus\" (it has: default, scripts, eggs, script)"),
+        "{}",
+        got.stderr
+    );
+}

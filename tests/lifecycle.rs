@@ -25,14 +25,22 @@ fn without_develop(cfg: &str) -> String {
         .collect()
 }
 
-/// Lines that show the lifecycle (what bo must do, in order).
+/// Lines that show the lifecycle (what bo must do, in order), with Buildout's
+/// unused-option warnings.
 fn lifecycle_lines(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .filter(|l| {
-            ["Installing ", "Updating ", "Uninstalling ", "Running uninstall recipe."]
-                .iter()
-                .any(|p| l.starts_with(p))
+            [
+                "Installing ",
+                "Updating ",
+                "Uninstalling ",
+                "Running uninstall recipe.",
+                "Section `",
+                "This may be an indication",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
                 || l.contains("doesn't define an update method")
         })
         .map(String::from)

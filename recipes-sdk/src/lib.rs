@@ -118,21 +118,33 @@ impl Manifest {
     }
 }
 
-/// A part's options, as resolved by bo (substitutions done).
+/// A part's options, as resolved by bo (substitutions done). The names the
+/// recipe reads are reported to bo after each call (Buildout warns about options
+/// no recipe read: a typo such as `intepreter`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Options {
     values: BTreeMap<String, String>,
+    read: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Options {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Options {
         Options {
             values: pairs.into_iter().collect(),
+            read: Default::default(),
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.read.borrow_mut().insert(name.to_string());
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Tells bo which options were read (see the type's documentation).
+    #[doc(hidden)]
+    pub fn __report_read(&self) {
+        let names: Vec<String> = self.read.borrow().iter().cloned().collect();
+        bindings::bo::recipe::host::options_read(&names);
     }
 
     pub fn get_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
@@ -166,7 +178,9 @@ impl Options {
         self.values.insert(name.to_string(), value.into());
     }
 
+    /// Every option (all count as read).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.read.borrow_mut().extend(self.values.keys().cloned());
         self.values.iter()
     }
 
@@ -217,8 +231,18 @@ pub fn entry() -> Option<String> {
 pub fn __init<R: Recipe>(part: String, options: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
     let before = Options::from_pairs(options);
     let mut after = before.clone();
-    R::init(&part, &mut after)?;
+    let result = R::init(&part, &mut after);
+    after.__report_read();
+    result?;
     Ok(after.changes_since(&before))
+}
+
+#[doc(hidden)]
+pub fn __with_options<T>(options: Vec<(String, String)>, call: impl FnOnce(&Options) -> T) -> T {
+    let options = Options::from_pairs(options);
+    let result = call(&options);
+    options.__report_read();
+    result
 }
 
 #[doc(hidden)]
@@ -242,10 +266,10 @@ macro_rules! export_recipe {
                 $crate::__init::<$recipe>(part, options)
             }
             fn install(part: String, options: Vec<(String, String)>) -> Result<Vec<String>, String> {
-                <$recipe as $crate::Recipe>::install(&part, &$crate::Options::from_pairs(options))
+                $crate::__with_options(options, |o| <$recipe as $crate::Recipe>::install(&part, o))
             }
             fn update(part: String, options: Vec<(String, String)>) -> Result<Vec<String>, String> {
-                <$recipe as $crate::Recipe>::update(&part, &$crate::Options::from_pairs(options))
+                $crate::__with_options(options, |o| <$recipe as $crate::Recipe>::update(&part, o))
             }
             fn uninstall(part: String, options: Vec<(String, String)>) -> Result<(), String> {
                 <$recipe as $crate::Recipe>::uninstall(&part, &$crate::Options::from_pairs(options))

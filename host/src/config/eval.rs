@@ -55,6 +55,9 @@ pub struct Evaluator<'c> {
     recipe_hook: Option<Box<RecipeHook<'c>>>,
     /// Sections changed since the last [`Evaluator::refresh_snapshot`].
     changed: std::collections::HashSet<String>,
+    /// Options some value's `${section:option}` read (used, for the
+    /// unused-option warning).
+    substituted: std::collections::HashSet<(String, String)>,
 }
 
 type Seen = Vec<(String, String)>;
@@ -68,6 +71,7 @@ impl<'c> Evaluator<'c> {
             raw,
             sections: HashMap::new(),
             changed: Default::default(),
+            substituted: Default::default(),
             doing: Vec::new(),
             parts: Vec::new(),
             references: HashMap::new(),
@@ -387,6 +391,22 @@ impl<'c> Evaluator<'c> {
         self.sections.contains_key(section)
     }
 
+    /// The raw options of an evaluated section (after macro expansion) that no
+    /// `${}` substitution read: those its recipe must read to count as used.
+    pub fn options_not_substituted(&self, section: &str) -> Vec<String> {
+        let Some(state) = self.sections.get(section) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = state
+            .raw
+            .keys()
+            .filter(|k| !self.substituted.contains(&(section.to_string(), (*k).clone())))
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Raw options never read through `get` (Buildout's unused-option warning).
     pub fn unused_options(&self, section: &str) -> Vec<String> {
         let state = &self.sections[section];
@@ -437,6 +457,7 @@ impl<'c> Evaluator<'c> {
         }
         let section = if parts[0].is_empty() { current } else { parts[0] };
         let option = parts[1];
+        self.substituted.insert((section.to_string(), option.to_string()));
         if section != current {
             self.references.entry(current.to_string()).or_default().insert(section.to_string());
         }

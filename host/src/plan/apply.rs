@@ -134,7 +134,27 @@ impl Plan<'_> {
                 dependencies: planned.dependencies.clone(),
             });
         }
+        // Buildout warns, after installing a part, about its raw options that
+        // neither its recipe nor a substitution read.
+        let unread: std::collections::HashMap<String, Vec<String>> = self
+            .parts
+            .iter()
+            .filter_map(|p| match &p.action {
+                super::Action::Install { part, .. } => Some(part.clone()),
+                _ => None,
+            })
+            .map(|part| {
+                let names: Vec<String> = self
+                    .ev
+                    .options_not_substituted(&part)
+                    .into_iter()
+                    .filter(|o| o != "recipe" && o != crate::config::eval::PART_DEPENDENCIES)
+                    .collect();
+                (part, names)
+            })
+            .collect();
         let mut ctx = jobs::Finish {
+            unread: &unread,
             settings: &self.settings,
             state: &mut self.state,
             state_path: &self.settings.installed,
@@ -224,10 +244,15 @@ fn warn_unused_buildout_options(ev: &mut Evaluator<'_>, services: &BuildServices
     }
     let unused = ev.unused_options("buildout");
     if !unused.is_empty() {
-        let list: Vec<String> = unused.iter().map(|o| format!("'{o}'")).collect();
-        crate::progress::println(&format!(
-            "Section `buildout` contains unused option(s): {}.\nThis may be an indication for either a typo in the option's name or a bug in the used recipe.",
-            list.join(", ")
-        ));
+        crate::progress::println(&unused_options_warning("buildout", &unused));
     }
+}
+
+/// Buildout's words for options nothing read (`_check_for_unused_options_in_section`).
+pub(super) fn unused_options_warning(section: &str, unused: &[String]) -> String {
+    let list: Vec<String> = unused.iter().map(|o| format!("'{o}'")).collect();
+    format!(
+        "Section `{section}` contains unused option(s): {}.\nThis may be an indication for either a typo in the option's name or a bug in the used recipe.",
+        list.join(" ")
+    )
 }

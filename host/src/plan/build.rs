@@ -79,6 +79,7 @@ fn services(
         verbose: settings.verbosity > 0,
         classic: Mutex::new(HashMap::new()),
         snapshot: Mutex::new(HashMap::new()),
+        options_read: Mutex::new(HashMap::new()),
         used_buildout_options: Mutex::new(options.extensions.iter().flat_map(|r| r.used_buildout_options.clone()).collect()),
         download_cache: options.cache_dir.join("downloads"),
         offline: settings.offline,
@@ -191,6 +192,10 @@ impl Build {
                         ev,
                         format!("part {part}: the recipe returned the invalid option name {key:?}"),
                     ));
+                }
+                // Set by its constructor: used, as Buildout counts `options[k] = v`.
+                if let Some(read) = services.options_read.lock().unwrap().get_mut(part) {
+                    read.insert(key.clone());
                 }
                 ev.set(part, &key, value);
             }

@@ -70,6 +70,9 @@ pub(super) struct Finish<'a> {
     pub(super) install_rank: &'a std::collections::HashMap<String, usize>,
     /// Whether `installed_parts` is already in that order.
     pub(super) ordered: bool,
+    /// Per part to install, its raw options no substitution read: those its
+    /// recipe did not read either are reported as unused once it is installed.
+    pub(super) unread: &'a std::collections::HashMap<String, Vec<String>>,
 }
 
 /// Runs the jobs, independent ones in parallel: a job starts once the parts it
@@ -153,13 +156,19 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
             let (started, result) = receiver.recv().expect("a running job reports back");
             running.retain(|(p, _)| p != &started.job.part);
             let part = started.job.part.clone();
+            let installed_new = !started.job.update;
             if result.is_err() {
                 failed.push((started, result));
                 failure.get_or_insert_with(|| fail(&[], "a part failed"));
                 continue;
             }
             match finish(ctx, started, result) {
-                Ok(()) => done.push(part),
+                Ok(()) => {
+                    if installed_new {
+                        warn_unused(&build.services, ctx.unread, &part);
+                    }
+                    done.push(part)
+                }
                 Err(e) => {
                     failure.get_or_insert(e);
                 }
@@ -180,6 +189,19 @@ pub(super) fn run_jobs(build: &Build, jobs: Vec<Job>, max_parallel: usize, ctx: 
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Buildout's unused-option warning for a part just installed, when its recipe
+/// says what it read (recipes built with bo's SDK do).
+fn warn_unused(services: &super::recipes::BuildServices, unread: &std::collections::HashMap<String, Vec<String>>, part: &str) {
+    let read = services.options_read.lock().unwrap();
+    let (Some(read), Some(candidates)) = (read.get(part), unread.get(part)) else {
+        return;
+    };
+    let unused: Vec<String> = candidates.iter().filter(|o| !read.contains(*o)).cloned().collect();
+    if !unused.is_empty() {
+        crate::progress::println(&super::apply::unused_options_warning(part, &unused));
     }
 }
 

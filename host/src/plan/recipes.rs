@@ -208,6 +208,9 @@ pub enum LockMode {
 pub struct BuildServices {
     pub snapshot: Mutex<HashMap<String, IndexMap<String, String>>>,
     pub used_buildout_options: Mutex<Vec<String>>,
+    /// Per part, the options its recipe said it read (recipes built with the SDK
+    /// say so; others never get the unused-option warning).
+    pub options_read: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
     pub download_cache: PathBuf,
     pub offline: bool,
     pub newest: bool,
@@ -480,6 +483,15 @@ impl BuildServices {
 }
 
 impl HostServices for BuildServices {
+    fn note_options_read(&self, part: &str, names: &[String]) {
+        self.options_read
+            .lock()
+            .unwrap()
+            .entry(part.to_string())
+            .or_default()
+            .extend(names.iter().cloned());
+    }
+
     fn config_get(&self, section: &str, option: &str) -> Option<String> {
         if section == "buildout" {
             self.used_buildout_options.lock().unwrap().push(option.to_string());

@@ -149,6 +149,11 @@ impl Host for PartState {
         Ok(copied)
     }
 
+    fn options_read(&mut self, names: Vec<String>) -> wasmtime::Result<()> {
+        self.services.note_options_read(&self.grant.part, &names);
+        Ok(())
+    }
+
     fn symlink(&mut self, target: String, link: String) -> wasmtime::Result<Result<(), String>> {
         if let Err(message) = self.writable(&link, "make a link at") {
             return Ok(Err(message));

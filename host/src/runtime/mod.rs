@@ -135,6 +135,8 @@ pub trait HostServices: Send + Sync {
     fn python_executable(&self, part: &str) -> Result<String, String>;
     /// The buildout directory.
     fn buildout_directory(&self) -> std::path::PathBuf;
+    /// The options of `part` its recipe read in a call (unused-option warning).
+    fn note_options_read(&self, _part: &str, _names: &[String]) {}
 }
 
 /// Per-call state: the sandbox and what the part may use.
