@@ -359,3 +359,68 @@ fn an_unknown_entry_point_is_an_error() {
         got.stderr
     );
 }
+
+/// `-N` (and `newest = false`): installed distributions that satisfy the
+/// requirements are used without asking the index, so a build works with the
+/// index down, as Buildout's does; without `-N` bo asks it (and says which URL
+/// failed). Offline mode says that it is what stopped an install.
+#[test]
+fn not_newest_builds_with_the_index_down_and_offline_says_so() {
+    let tools = support::python_tools();
+    let port = support::free_port();
+    let mut server = Command::new(tools.venv.join("bin/simple-repository-server"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg(&tools.index_tree)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let index = format!("http://127.0.0.1:{port}/simple/");
+    for _ in 0..200 {
+        if Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", &index])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.write(
+        "buildout.cfg",
+        &format!("[buildout]\nparts = py\nindex = {index}\n\n[versions]\npython-dateutil = 2.9.0.post0\nsix = 1.17.0\n\n[py]\nrecipe = zc.recipe.egg\neggs = python-dateutil\ninterpreter = py\n"),
+    );
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["-U", "--grant", "buildout:host=127.0.0.1"];
+        all.extend(args);
+        all
+    }
+    let got = b.bo(&with(&["build"]));
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let got = b.bo(&with(&["-N", "build"]));
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stdout.contains("Updating py."), "{}", got.stdout);
+    assert_eq!(
+        run(&b.root.join("bin/py"), &["-c", "import dateutil, six; print(six.__version__)"]),
+        "1.17.0"
+    );
+
+    let got = b.bo(&with(&["build"]));
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    assert!(got.stderr.contains(&format!("{index}python-dateutil/")), "{}", got.stderr);
+
+    // Offline, with a distribution neither installed nor in the download cache.
+    let fresh = TestBuildout::with_recipes();
+    fresh.write(
+        "buildout.cfg",
+        &b.read("buildout.cfg").replace("eggs = python-dateutil", "eggs = attrs"),
+    );
+    let got = fresh.bo(&["-U", "-o", "build"]);
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    assert!(got.stderr.contains("can't install one in offline mode"), "{}", got.stderr);
+}

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use pep440_rs::Version;
 use pep508_rs::Requirement;
 
 use crate::config::condition::TargetEnv;
@@ -276,7 +277,31 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         }
         Ok(wheel_made_from(sdist, &wheel, filename, Some(parsed), "built from"))
     };
+    let store = settings.store.clone();
+    let installed_of = move |project: &str| -> Vec<(index::Candidate, metadata::Metadata)> {
+        wheel::installed_of(&store, project)
+            .into_iter()
+            .filter_map(|(filename, sha256, entry)| {
+                let dist = wheel::read_installed(&entry, &filename).ok()?;
+                let parsed = tags::WheelName::parse(&filename)?;
+                let version = Version::from_str(&parsed.version).ok()?;
+                let candidate = index::Candidate {
+                    url: format!("installed:{}", entry.display()),
+                    filename,
+                    version,
+                    sha256: Some(sha256),
+                    requires_python: dist.metadata.requires_python.clone(),
+                    has_metadata_file: false,
+                    yanked: false,
+                    wheel: Some(parsed),
+                    origin: "installed".into(),
+                };
+                Some((candidate, dist.metadata))
+            })
+            .collect()
+    };
     let resolver = Resolver {
+        installed_of: &installed_of,
         index: &index,
         tags: &tags,
         build_sdist: &build_sdist,

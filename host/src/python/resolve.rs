@@ -54,6 +54,10 @@ pub struct Resolver<'a> {
     pub settings: &'a ResolveSettings,
     /// Installed copies, consulted first when not in newest mode.
     pub installed: &'a dyn Fn(&Candidate) -> bool,
+    /// The store's installed wheels of a project (normalised name) with their
+    /// metadata: when not in newest mode, one that satisfies the requirement is
+    /// used without asking the index (Buildout's `-N` works with the index down).
+    pub installed_of: &'a dyn Fn(&str) -> Vec<(Candidate, Metadata)>,
     /// Projects the target interpreter provides (normalised names): requirements
     /// of them are satisfied without installing anything.
     pub provided: &'a [String],
@@ -223,7 +227,17 @@ impl Resolver<'_> {
         _chain: &[String],
     ) -> Result<Resolved, String> {
         let project = requirement.name.as_ref();
+        if !self.settings.newest
+            && let Some(found) = self.choose_installed(project, specifiers, python)
+        {
+            return Ok(found);
+        }
         let candidates = self.index.candidates(project)?;
+        if candidates.is_empty() && self.index.settings.offline {
+            return Err(format!(
+                "We don't have a distribution for '{requirement}' and can't install one in offline mode (-o, or offline = true): nothing is downloaded, and neither the store nor bo's download cache has one"
+            ));
+        }
         if candidates.is_empty() {
             return Err(format!("Couldn't find a distribution for '{requirement}'"));
         }
@@ -282,6 +296,37 @@ impl Resolver<'_> {
             name: metadata.name.clone(),
             version: best.version.clone(),
             candidate: best.clone(),
+            metadata,
+            required_by: Vec::new(),
+            requirement: String::new(),
+            picked: false,
+            develop: None,
+        })
+    }
+}
+
+impl Resolver<'_> {
+    /// The newest installed wheel of `project` that fits (non-newest mode).
+    fn choose_installed(&self, project: &str, specifiers: &VersionSpecifiers, python: &Version) -> Option<Resolved> {
+        let mut fitting: Vec<(Candidate, Metadata)> = (self.installed_of)(&normalize(project))
+            .into_iter()
+            .filter(|(c, m)| {
+                specifiers.contains(&c.version)
+                    && m.requires_python.as_ref().is_none_or(|rp| rp.contains(python))
+                    && c.wheel.as_ref().is_some_and(|w| self.tags.rank(w).is_some())
+            })
+            .collect();
+        if self.settings.prefer_final && fitting.iter().any(|(c, _)| !c.version.any_prerelease()) {
+            fitting.retain(|(c, _)| !c.version.any_prerelease());
+        }
+        let rank = |c: &Candidate| c.wheel.as_ref().and_then(|w| self.tags.rank(w)).unwrap_or(usize::MAX);
+        let (candidate, metadata) = fitting
+            .into_iter()
+            .max_by(|(a, _), (b, _)| a.version.cmp(&b.version).then_with(|| rank(b).cmp(&rank(a))))?;
+        Some(Resolved {
+            name: metadata.name.clone(),
+            version: candidate.version.clone(),
+            candidate,
             metadata,
             required_by: Vec::new(),
             requirement: String::new(),

@@ -77,6 +77,34 @@ pub fn installed_entry(store: &Path, wheel_filename: &str, sha256: Option<&str>)
     (entry.is_dir() && matches).then_some(entry)
 }
 
+/// The wheels of `project` (a normalised name) installed in `store`, as
+/// (wheel file name, sha256, entry): every entry bo made (it records the
+/// wheel's hash inside), named after the wheel, or after the wheel and its hash.
+pub fn installed_of(store: &Path, project: &str) -> Vec<(String, String, PathBuf)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(store).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `name-version-...-platform` or that plus `.<hash16>`.
+        let stem = match name.rsplit_once('.') {
+            Some((stem, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => stem,
+            _ => name.as_str(),
+        };
+        let filename = format!("{stem}.whl");
+        let Some(parsed) = super::tags::WheelName::parse(&filename) else {
+            continue;
+        };
+        if super::metadata::normalize(&parsed.name) != project {
+            continue;
+        }
+        let path = entry.path();
+        if let Some(sha256) = recorded_hash(&path).filter(|_| path.is_dir()) {
+            out.push((filename, sha256, path));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The directory a wheel is installed to in `store`, by name only.
 pub fn store_path(store: &Path, wheel_filename: &str) -> PathBuf {
     store.join(wheel_filename.trim_end_matches(".whl"))
