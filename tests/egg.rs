@@ -424,3 +424,26 @@ fn not_newest_builds_with_the_index_down_and_offline_says_so() {
     assert_ne!(got.code, 0, "{}", got.stdout);
     assert!(got.stderr.contains("can't install one in offline mode"), "{}", got.stderr);
 }
+
+/// An index without PEP 658 metadata files (pypiserver) makes bo fetch whole
+/// wheels to read their metadata: a slow step, which says which file it fetches
+/// (a spinner on a terminal; a line with `-v`).
+#[test]
+fn fetching_a_wheel_for_its_metadata_says_which() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = app\nindex = {}\n[app]\nrecipe = zc.recipe.egg\neggs = six\n",
+            support::html_index()
+        ),
+    );
+    let got = b.bo(&["-U", "-v", "--grant", "buildout:host=127.0.0.1", "build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(
+        got.stdout.contains("Fetching six-1.17.0-py2.py3-none-any.whl for its metadata"),
+        "{}",
+        got.stdout
+    );
+}

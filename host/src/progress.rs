@@ -11,6 +11,20 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static DISPLAY: OnceLock<Option<MultiProgress>> = OnceLock::new();
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-v` asked for the details of slow steps ([`detail`]).
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What a slow step is doing: a spinner on a terminal, and a line with `-v`.
+pub fn detail(label: &str) -> Task {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        println(label);
+    }
+    task(label)
+}
 
 /// Whether a live display makes sense here.
 fn wanted(quiet: bool) -> bool {

@@ -50,6 +50,7 @@ pub(super) fn start(
     let evaluated = |option: &str| evaluated_paths.get(option).cloned().flatten();
     crate::trust::settings::check_directories(config, settings, &grants, &evaluated).map_err(|m| fail(&["Initializing."], m))?;
     crate::progress::init(options.quiet);
+    crate::progress::set_verbose(settings.verbosity > 0);
     let services = Arc::new(services(config, options, settings, &grants)?);
     Ok(Build {
         layout: Layout {

@@ -351,6 +351,13 @@ impl Index {
                 return Ok(parsed);
             }
         }
+        // The whole file, for its metadata: say so, it can take a while.
+        let _shown = is_remote(&candidate.url).then(|| {
+            crate::progress::detail(&format!(
+                "Fetching {} for its metadata (the index offers no PEP 658 metadata file)",
+                candidate.filename
+            ))
+        });
         let path = self.fetch(candidate)?;
         super::wheel::read_metadata(&path)
     }
