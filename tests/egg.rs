@@ -447,3 +447,31 @@ fn fetching_a_wheel_for_its_metadata_says_which() {
         got.stdout
     );
 }
+
+/// A version conflict shows what Buildout shows: the `[versions]` constraint and
+/// every requirement naming the project, with who required it, then the error
+/// (`tests/fixtures/buildout-recorded/version-conflict*`).
+#[test]
+fn version_conflicts_name_the_requirer_as_buildout() {
+    for case in ["version-conflict", "version-conflict-dependency"] {
+        let dir = support::repo_root().join("tests/fixtures/buildout-recorded").join(case);
+        let mut b = TestBuildout::with_recipes();
+        b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+        let config = std::fs::read_to_string(dir.join("buildout.cfg")).unwrap();
+        b.write("buildout.cfg", &config.replace("{index}", support::json_index()));
+        let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build"]);
+        assert_ne!(got.code, 0, "{}", got.stdout);
+        let want = std::fs::read_to_string(dir.join("output.txt")).unwrap();
+        let block = |text: &str| -> Vec<String> {
+            let mut lines = text.lines().skip_while(|l| !l.starts_with("Version and requirements information"));
+            let head = lines.next().map(String::from);
+            head.into_iter()
+                .chain(lines.take_while(|l| l.starts_with("  ")).map(String::from))
+                .collect()
+        };
+        assert!(!block(&want).is_empty(), "{want}");
+        assert_eq!(block(&got.stdout), block(&want), "{case}:\n{}", got.stdout);
+        let error = want.lines().find_map(|l| l.strip_prefix("Error: ")).unwrap();
+        assert!(got.stderr.contains(error), "{case}: {error:?} not in\n{}", got.stderr);
+    }
+}

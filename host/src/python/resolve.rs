@@ -119,16 +119,36 @@ impl Resolver<'_> {
         let mut base_done: HashSet<String> = HashSet::new();
         let mut extras_done: HashMap<String, HashSet<ExtraName>> = HashMap::new();
         let python = self.env.python_full_version().version.clone();
+        // What Buildout shows before a version conflict: the requests, and each
+        // requirement a distribution made (`Requirement of requests: urllib3<3`).
+        let texts: Vec<String> = requirements.iter().map(|r| format!("'{}'", requirement_text(r))).collect();
+        let mut requests = vec![format!("Base installation request: {}", texts.join(", "))];
+        let conflict = |requests: &[String], name: &str| {
+            let mut lines = vec![format!("Version and requirements information containing {name}:")];
+            if let Some(pin) = self.settings.pins.get(&normalize(name)) {
+                lines.push(format!("[versions] constraint on {name}: {pin}"));
+            }
+            lines.extend(requests.iter().filter(|l| l.to_lowercase().contains(&name.to_lowercase())).cloned());
+            crate::progress::info(&lines.join("\n  "));
+        };
+        // The requests themselves are checked against [versions] first, as Buildout does.
+        for requirement in requirements {
+            let name = normalize(requirement.name.as_ref());
+            if !self.provided.contains(&name) {
+                constrain(requirement, self.settings.pins.get(&name)).inspect_err(|_| conflict(&requests, &name))?;
+            }
+        }
         while let Some(Pending { requirement, chain }) = queue.pop_front() {
             let name = normalize(requirement.name.as_ref());
             if self.provided.contains(&name) {
                 continue;
             }
-            let (specifiers, exact) = constrain(&requirement, self.settings.pins.get(&name))?;
+            let (specifiers, exact) = constrain(&requirement, self.settings.pins.get(&name)).inspect_err(|_| conflict(&requests, &name))?;
             let index = match by_name.get(&name) {
                 Some(&i) => {
                     let existing = &chosen[i];
                     if !specifiers.contains(&existing.version) {
+                        conflict(&requests, &name);
                         return Err(format!(
                             "There is a version conflict for {}: {} {} was chosen (required by {}), but {} requires '{}'",
                             existing.name,
@@ -209,6 +229,11 @@ impl Resolver<'_> {
                 let base = dependency.marker.evaluate(self.env, &[]);
                 let with_extras = !new_extras.is_empty() && dependency.marker.evaluate(self.env, &new_extras);
                 if (first_time && base) || (with_extras && !base) {
+                    requests.push(format!(
+                        "Requirement of {}: {}",
+                        requirement_text(&requirement),
+                        requirement_text(dependency)
+                    ));
                     queue.push_back(Pending {
                         requirement: dependency.clone(),
                         chain: next_chain.clone(),
