@@ -475,3 +475,25 @@ fn version_conflicts_name_the_requirer_as_buildout() {
         assert!(got.stderr.contains(error), "{case}: {error:?} not in\n{}", got.stderr);
     }
 }
+
+/// The README's tour (`examples/python-app`) builds, against the local index in
+/// place of PyPI: an interpreter with the pinned versions, the template's file,
+/// the confined command's output.
+#[test]
+fn the_python_app_example_builds() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    let config = std::fs::read_to_string(support::repo_root().join("examples/python-app/buildout.cfg")).unwrap();
+    let config = config.replacen("[buildout]\n", &format!("[buildout]\nindex = {}\n", support::json_index()), 1);
+    b.write("buildout.cfg", &config);
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "check:program=sh"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(!got.stdout.contains("unused option"), "{}", got.stdout);
+    assert_eq!(b.read("parts/check/versions.txt").trim(), "dateutil 2.9.0.post0 six 1.17.0");
+    let ini = b.read("etc/app.ini");
+    assert!(
+        ini.contains("port = 8080") && ini.contains(&format!("python = {}/bin/py", b.root.display())),
+        "{ini}"
+    );
+    assert!(run(&b.root.join("bin/pyflakes"), &["--version"]).starts_with("3.2.0"));
+}

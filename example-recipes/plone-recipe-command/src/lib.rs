@@ -38,6 +38,14 @@ impl Recipe for Command {
         Manifest::new("plone.recipe.command", "Runs a shell command on install and update").programs(&["sh"])
     }
 
+    fn init(_part: &str, options: &mut Options) -> Result<(), String> {
+        // The original's constructor reads these (so Buildout never calls them unused).
+        for name in ["command", "update-command", "stop-on-error", "location"] {
+            let _ = options.get(name);
+        }
+        Ok(())
+    }
+
     fn install(part: &str, options: &Options) -> Result<Vec<String>, String> {
         let command = options.get("command").filter(|c| !c.trim().is_empty()).ok_or("No command specified")?;
         execute(part, command, options)?;

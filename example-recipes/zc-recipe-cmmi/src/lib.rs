@@ -160,6 +160,15 @@ impl Recipe for Cmmi {
     }
 
     fn init(part: &str, options: &mut Options) -> Result<(), String> {
+        // The original's constructor reads its options whether or not this build
+        // uses them (so Buildout never calls them unused).
+        for name in [
+            "url", "md5sum", "autogen", "configure-command", "configure-options", "environment", "extra_options",
+            "keep-compile-dir", "make-options", "make-targets", "patch", "patch_options", "patches", "shared",
+            "source-directory-contains",
+        ] {
+            let _ = options.get(name);
+        }
         let parts = buildout("parts-directory").unwrap_or_default();
         let mut location = options.get("location").map(String::from).unwrap_or_else(|| format!("{parts}/{part}"));
         if let Some(shared) = options.get("shared").map(str::trim).filter(|s| !s.is_empty() && !is_false(s)) {
