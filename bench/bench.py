@@ -197,6 +197,49 @@ def scenario_eggs(args, env_bo, env_py, tag, requirements):
     return count, cold, hot
 
 
+# A classic recipe from PyPI (run by bo's classic-recipe runner, natively by
+# zc.buildout): slapos.recipe.template (an sdist) with jinja2 and MarkupSafe.
+CLASSIC = ["slapos.recipe.template==5.1", "jinja2==3.1.6", "markupsafe==3.0.4", "six==1.17.0"]
+
+
+def scenario_classic(args, env_bo, env_py):
+    """No-op builds of 1 and 10 parts of a classic recipe (slapos.recipe.template):
+    each part costs bo two calls of the runner (constructor and update), each a
+    warm start of CPython in WebAssembly plus importing the recipe."""
+    files = os.path.join(args.work, "classic-files")
+    if not os.path.isdir(files) or not os.listdir(files):
+        os.makedirs(files, exist_ok=True)
+        subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q", "--no-deps", "--no-binary=:all:", "-d", files]
+                       + CLASSIC[:1] + CLASSIC[2:3], check=True, env=dict(os.environ, PIP_FIND_LINKS=""))
+        subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q", "--no-deps", "--only-binary=:all:", "-d", files]
+                       + CLASSIC[1:2] + CLASSIC[3:] + ["setuptools==84.2.1", "markupsafe==3.0.4"], check=True,
+                       env=dict(os.environ, PIP_FIND_LINKS=""))
+    rows = []
+    for n in (1, 10):
+        base = os.path.join(args.work, f"classic-{n}")
+        shutil.rmtree(base, ignore_errors=True)
+        names = [f"t{i}" for i in range(n)]
+        cfg = (f"[buildout]\nparts = {' '.join(names)}\nfind-links = {files}\nindex = {files}\nnewest = false\n"
+               "[versions]\nslapos.recipe.template = 5.1\njinja2 = 3.1.6\nmarkupsafe = 3.0.4\nsix = 1.17.0\nsetuptools = 84.2.1\n"
+               + "".join(f"[{t}]\nrecipe = slapos.recipe.template\noutput = ${{buildout:bin-directory}}/{t}.txt\n"
+                         f"inline = part {t} of ${{buildout:directory}}\n" for t in names))
+        b, z = os.path.join(base, "bo"), os.path.join(base, "buildout")
+        write(os.path.join(b, "buildout.cfg"), cfg)
+        write(os.path.join(z, "buildout.cfg"), cfg)
+        buildout = os.path.join(args.venv, "bin", "buildout")
+        env_z = dict(env_py, PIP_NO_BUILD_ISOLATION="0", PIP_FIND_LINKS=files)
+        run([buildout, "-U", "-N", "bootstrap"], z, env_z)
+        run([os.path.join(z, "bin", "buildout"), "-U", "-N"], z, env_z)
+        env_b = dict(env_bo, PIP_FIND_LINKS="")
+        run([args.bo, "-U", "-N", "build", "-j", "1"], b, env_b)
+        rows.append((f"no-op build, {n} classic part{'s' if n > 1 else ''} (slapos.recipe.template), -j 1",
+                     measure({
+                         "bo": ([args.bo, "-U", "-N", "-q", "build", "-j", "1"], b, env_b),
+                         "zc.buildout": ([os.path.join(z, "bin", "buildout"), "-U", "-N", "-q"], z, env_z),
+                     }, args.rounds)))
+    return rows
+
+
 def slapos_like_tree(base, components=200, releases=4, seed=7):
     """A generated tree of the shape of SlapOS (components extending components,
     with diamonds; software releases extending many components), for runs without
@@ -307,7 +350,7 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", nargs="*", choices=["noop", "resolve", "slapos", "first-use", "eggs", "parallel"],
+    parser.add_argument("--only", nargs="*", choices=["noop", "resolve", "slapos", "first-use", "eggs", "parallel", "classic"],
                         help="run only these scenarios")
     parser.add_argument("--slapos", help="a SlapOS checkout (adds its releases to the slapos scenario)")
     parser.add_argument("--slapos-timeout", type=int, default=120, help="seconds zc.buildout gets per release")
@@ -340,6 +383,7 @@ def main():
         "first-use": lambda: scenario_first_use(args, env_bo),
         "eggs": lambda: eggs("small", SMALL) + eggs("large", LARGE),
         "parallel": lambda: [("parts waiting ~1 s each, -j 8", scenario_parallel(args, env_bo))],
+        "classic": lambda: scenario_classic(args, env_bo, env_py),
     }
     table = []
     for key, scenario in scenarios.items():

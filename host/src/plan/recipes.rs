@@ -370,6 +370,11 @@ impl BuildServices {
     pub(crate) fn install_settings(&self, part: &str) -> Result<InstallSettings, String> {
         let snapshot = self.snapshot.lock().unwrap().clone();
         let buildout = snapshot.get("buildout").cloned().unwrap_or_default();
+        // Read here on the part's behalf (a classic recipe's resolution): used.
+        self.used_buildout_options.lock().unwrap().extend(
+            ["index", "find-links", "allow-hosts", "versions", "prefer-final", "allow-picked-versions", "download-cache"]
+                .map(String::from),
+        );
         let get = |key: &str| snapshot.get(part).and_then(|o| o.get(key)).or_else(|| buildout.get(key)).cloned();
         let index = get("index")
             .filter(|i| !i.trim().is_empty())
