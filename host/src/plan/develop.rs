@@ -76,6 +76,7 @@ pub(super) fn prepare(
             &settings_for.executable,
             develop_eggs,
             &install,
+            &[],
         )?);
     }
     crate::python::develop::remove_stale_links(develop_eggs, &prepared);

@@ -372,8 +372,16 @@ impl BuildServices {
         let buildout = snapshot.get("buildout").cloned().unwrap_or_default();
         // Read here on the part's behalf (a classic recipe's resolution): used.
         self.used_buildout_options.lock().unwrap().extend(
-            ["index", "find-links", "allow-hosts", "versions", "prefer-final", "allow-picked-versions", "download-cache"]
-                .map(String::from),
+            [
+                "index",
+                "find-links",
+                "allow-hosts",
+                "versions",
+                "prefer-final",
+                "allow-picked-versions",
+                "download-cache",
+            ]
+            .map(String::from),
         );
         let get = |key: &str| snapshot.get(part).and_then(|o| o.get(key)).or_else(|| buildout.get(key)).cloned();
         let index = get("index")

@@ -85,6 +85,7 @@ pub fn prepare(
     python: &str,
     develop_eggs: &Path,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
+    env: &[(String, String)],
 ) -> Result<DevelopDist, String> {
     let fail = |message: String| format!("Couldn't develop '{}': {message}", dir.display());
     let location = location(dir);
@@ -92,7 +93,7 @@ pub fn prepare(
         Some(dist_info) => read_dist_info(&dist_info, location.clone()).map_err(&fail)?,
         None => {
             let system = sdist::build_system(dir).map_err(&fail)?;
-            let path = sdist::build_environment(python, dir, &system, install).map_err(&fail)?;
+            let path = sdist::build_environment(python, dir, &system, install, env).map_err(&fail)?;
             let scratch = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
             let made = sdist::run_hook(
                 python,
@@ -101,6 +102,7 @@ pub fn prepare(
                 &path,
                 "prepare_metadata_for_build_wheel",
                 Some(scratch.path()),
+                env,
             )
             .map_err(&fail)?;
             let dist_info = match made.as_str() {
@@ -109,7 +111,7 @@ pub fn prepare(
                     // No metadata hook: build a wheel and take its .dist-info.
                     let wheels = scratch.path().join("wheel");
                     std::fs::create_dir_all(&wheels).map_err(|e| fail(e.to_string()))?;
-                    let built = sdist::run_hook(python, dir, &system, &path, "build_wheel", Some(&wheels)).map_err(&fail)?;
+                    let built = sdist::run_hook(python, dir, &system, &path, "build_wheel", Some(&wheels), env).map_err(&fail)?;
                     let wheel = wheels.join(built.as_str().unwrap_or_default());
                     let unpacked = scratch.path().join("unpacked");
                     crate::archive::extract(&wheel, &unpacked, false, false).map_err(|e| fail(e.to_string()))?;

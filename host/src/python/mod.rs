@@ -205,6 +205,10 @@ fn fetch_and_install(
         let _ = std::fs::create_dir_all(hash_file.parent().unwrap());
         let _ = std::fs::write(&hash_file, &sha256);
     }
+    // Where it came from, for `-N` to lock it as found there without the index.
+    if dist.candidate.origin != wheel::INSTALLED_ORIGIN {
+        wheel::record_source(&installed.location, &dist.candidate.url, &dist.candidate.origin);
+    }
     Ok(Installed {
         name: dist.name.clone(),
         version: dist.version.to_string(),
@@ -265,6 +269,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
             &settings.executable,
             &settings.index.cache.join("built"),
             &install_build_requirements,
+            &[],
         )?;
         let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let parsed =
@@ -282,11 +287,12 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
         wheel::installed_of(&store, project)
             .into_iter()
             .filter_map(|(filename, sha256, entry)| {
+                let (url, origin) = wheel::recorded_source(&entry)?;
                 let dist = wheel::read_installed(&entry, &filename).ok()?;
                 let parsed = tags::WheelName::parse(&filename)?;
                 let version = Version::from_str(&parsed.version).ok()?;
                 let candidate = index::Candidate {
-                    url: format!("installed:{}", entry.display()),
+                    url,
                     filename,
                     version,
                     sha256: Some(sha256),
@@ -294,7 +300,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
                     has_metadata_file: false,
                     yanked: false,
                     wheel: Some(parsed),
-                    origin: "installed".into(),
+                    origin,
                 };
                 Some((candidate, dist.metadata))
             })

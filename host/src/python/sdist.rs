@@ -100,6 +100,7 @@ pub(crate) fn run_hook(
     build_path: &[PathBuf],
     hook: &str,
     wheel_dir: Option<&Path>,
+    env: &[(String, String)],
 ) -> Result<serde_json::Value, String> {
     let result = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     let mut command = Command::new(python);
@@ -113,7 +114,8 @@ pub(crate) fn run_hook(
             std::env::join_paths(system.backend_path.iter().map(|p| source.join(p))).map_err(|e| e.to_string())?,
         )
         .env_remove("PYTHONPATH")
-        .env("SOURCE_DATE_EPOCH", "315532800");
+        .env("SOURCE_DATE_EPOCH", "315532800")
+        .envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(dir) = wheel_dir {
         command.arg(dir);
     }
@@ -133,9 +135,10 @@ pub(crate) fn build_environment(
     source: &Path,
     system: &BuildSystem,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
+    env: &[(String, String)],
 ) -> Result<Vec<PathBuf>, String> {
     let mut path = install(&system.requires).map_err(|e| format!("cannot install its build requirements: {e}"))?;
-    let more = run_hook(python, source, system, &path, "get_requires_for_build_wheel", None)?;
+    let more = run_hook(python, source, system, &path, "get_requires_for_build_wheel", None, env)?;
     let more: Vec<String> = more
         .as_array()
         .into_iter()
@@ -156,6 +159,7 @@ pub fn build_wheel(
     python: &str,
     cache: &Path,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
+    env: &[(String, String)],
 ) -> Result<PathBuf, String> {
     let name = sdist.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let fail = |message: String| format!("building a wheel from {name} failed: {message}");
@@ -163,6 +167,10 @@ pub fn build_wheel(
     let mut key = Sha256::new();
     key.update(&bytes);
     key.update(python.as_bytes());
+    // A custom build (its build_ext options, its environment) is another build.
+    for (name, value) in env {
+        key.update(format!("\0{name}={value}").as_bytes());
+    }
     let key = hex::encode(key.finalize());
     let done = cache.join(&key[..24]);
     if let Some(wheel) = std::fs::read_dir(&done)
@@ -183,10 +191,10 @@ pub fn build_wheel(
     crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
     let system = build_system(&source).map_err(&fail)?;
     crate::progress::println(&format!("Building a wheel from {name} ({})", system.backend));
-    let path = build_environment(python, &source, &system, install).map_err(&fail)?;
+    let path = build_environment(python, &source, &system, install, env).map_err(&fail)?;
     let out = work.path().join("dist");
     std::fs::create_dir_all(&out).map_err(|e| fail(e.to_string()))?;
-    let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out)).map_err(&fail)?;
+    let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out), env).map_err(&fail)?;
     let built = built.as_str().ok_or_else(|| fail(format!("build_wheel returned {built}")))?;
     // Kept only once complete: a rename of the whole directory.
     let staged = work.path().join("done");

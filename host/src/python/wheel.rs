@@ -77,6 +77,28 @@ pub fn installed_entry(store: &Path, wheel_filename: &str, sha256: Option<&str>)
     (entry.is_dir() && matches).then_some(entry)
 }
 
+/// The file beside an installed wheel's code that says where the wheel came from.
+const RECORDED_SOURCE: &str = ".bo-wheel-source";
+
+/// Not a source: what an installed entry without a recorded source is.
+pub const INSTALLED_ORIGIN: &str = "installed";
+
+/// Records where the wheel installed at `entry` came from (its URL, the page
+/// that offered it), once.
+pub fn record_source(entry: &Path, url: &str, origin: &str) {
+    let file = entry.join(RECORDED_SOURCE);
+    if !file.exists() && !url.contains('\n') && !origin.contains('\n') {
+        let _ = std::fs::write(file, format!("{url}\n{origin}\n"));
+    }
+}
+
+/// Where the wheel installed at `entry` came from, if bo recorded it.
+pub fn recorded_source(entry: &Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(entry.join(RECORDED_SOURCE)).ok()?;
+    let mut lines = text.lines();
+    Some((lines.next()?.to_string(), lines.next()?.to_string()))
+}
+
 /// The wheels of `project` (a normalised name) installed in `store`, as
 /// (wheel file name, sha256, entry): every entry bo made (it records the
 /// wheel's hash inside), named after the wheel, or after the wheel and its hash.
