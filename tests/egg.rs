@@ -497,3 +497,83 @@ fn the_python_app_example_builds() {
     );
     assert!(run(&b.root.join("bin/pyflakes"), &["--version"]).starts_with("3.2.0"));
 }
+
+/// zc.recipe.egg:custom builds a distribution from its sdist with build_ext
+/// options (an include directory, a macro) under the part's build grant, into
+/// develop-eggs; a later part then uses that build. zc.recipe.egg:develop makes
+/// a project of the buildout a develop egg.
+#[test]
+fn custom_and_develop_builds() {
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    let project = b.root.join("sdist/cext-1.0");
+    std::fs::create_dir_all(&project).unwrap();
+    b.write(
+        "sdist/cext-1.0/setup.py",
+        "from setuptools import setup, Extension\nsetup(name='cext', version='1.0', ext_modules=[Extension('cext', ['cext.c'])])\n",
+    );
+    b.write("sdist/cext-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: cext\nVersion: 1.0\n");
+    b.write(
+        "sdist/cext-1.0/cext.c",
+        "#include <Python.h>\n#include \"greeting.h\"\n#ifndef BO_FLAVOUR\n#error \"BO_FLAVOUR is not defined\"\n#endif\nstatic PyObject *hello(PyObject *s, PyObject *a) { return PyUnicode_FromString(GREETING); }\nstatic PyMethodDef m[] = {{\"hello\", hello, METH_NOARGS, \"\"}, {0}};\nstatic struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"cext\", 0, -1, m};\nPyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&d); }\n",
+    );
+    b.write("headers/greeting.h", "#define GREETING \"built with the custom options\"\n");
+    std::fs::create_dir_all(b.root.join("links")).unwrap();
+    let tar = Command::new("tar")
+        .args(["czf", "links/cext-1.0.tar.gz", "-C", "sdist", "cext-1.0"])
+        .current_dir(&b.root)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    b.write(
+        "src/plain/setup.py",
+        "from setuptools import setup\nsetup(name='plain', version='0.1', py_modules=['plain'])\n",
+    );
+    b.write("src/plain/plain.py", "VALUE = 'developed'\n");
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = cext plain py\nfind-links = ${{buildout:directory}}/links\nindex = {}\n\n[cext]\nrecipe = zc.recipe.egg:custom\ninclude-dirs = headers\ndefine = BO_FLAVOUR\n\n[plain]\nrecipe = zc.recipe.egg:develop\nsetup = src/plain\n\n[py]\nrecipe = zc.recipe.egg\neggs = cext\n    plain\ninterpreter = py\n",
+            support::json_index()
+        ),
+    );
+    let grants = [
+        "-U",
+        "--grant",
+        "buildout:host=127.0.0.1",
+        "build",
+        "--grant",
+        "cext:build=cext",
+        "--grant",
+        "plain:build=plain",
+    ];
+    let got = b.bo(&grants);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let out = run(
+        &b.root.join("bin/py"),
+        &[
+            "-c",
+            "import cext, plain; print(cext.hello()); print(cext.__file__); print(plain.VALUE)",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "built with the custom options");
+    assert!(lines[1].starts_with(&format!("{}/develop-eggs/", b.root.display())), "{out}");
+    assert_eq!(lines[2], "developed");
+    let recorded = b.read(".installed.cfg");
+    assert!(
+        recorded.contains(&format!("include-dirs = {}/headers", b.root.display())),
+        "{recorded}"
+    );
+
+    // Unchanged: nothing is built again.
+    let again = b.bo(&grants);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("Building a wheel"), "{}", again.stdout);
+
+    // Without the grant, the build is refused with the grant to add.
+    std::fs::remove_file(b.root.join(".installed.cfg")).unwrap();
+    let refused = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "build", "--grant", "plain:build=plain"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(refused.stderr.contains("--grant cext:build=cext"), "{}", refused.stderr);
+}

@@ -403,4 +403,15 @@ pub mod python {
     pub fn write_scripts(request: &ScriptsRequest) -> Result<Vec<String>, String> {
         super::bindings::bo::recipe::python::write_scripts(request)
     }
+
+    /// Builds `requirement` from source with `build_ext` options and the
+    /// variables of the `environment` section (zc.recipe.egg:custom).
+    pub fn build_custom(requirement: &str, build_ext: &[(String, String)], environment: Option<&str>) -> Result<Distribution, String> {
+        super::bindings::bo::recipe::python::build_custom(requirement, build_ext, environment)
+    }
+
+    /// The project in `directory` as a develop egg (zc.recipe.egg:develop).
+    pub fn develop(directory: &str, build_ext: &[(String, String)]) -> Result<Distribution, String> {
+        super::bindings::bo::recipe::python::develop(directory, build_ext)
+    }
 }

@@ -4,6 +4,14 @@
 //! distributions of this part. Options follow zc.recipe.egg: `eggs`, `scripts`,
 //! `entry-points`, `dependent-scripts`, `interpreter`, `extra-paths`,
 //! `initialization`, `arguments`, `relative-paths`, `find-links`, `index`, `python`.
+//!
+//! `:custom` builds `egg` (default: the part's name) from its source distribution
+//! with distutils `build_ext` options (`include-dirs`, `library-dirs`, `rpath`,
+//! `define`, `undef`, `libraries`, `link-objects`, `debug`, `force`, `compiler`,
+//! `swig*`) and the variables of the `environment` section, into develop-eggs;
+//! `:develop` makes the project in `setup` a develop egg with those options. Both
+//! are done by the host (`python.build-custom`, `python.develop`) under the
+//! part's `build` grant.
 
 use bo_recipe_sdk::python::{self, Script, ScriptsRequest};
 use bo_recipe_sdk::{Manifest, Options, Recipe, config_get, entry, export_recipe};
@@ -29,11 +37,20 @@ impl Recipe for Egg {
 
     fn describe() -> Manifest {
         Manifest::new("zc.recipe.egg", "Installs Python distributions and writes scripts naming their exact versions")
-            .also_named(&["zc.recipe.egg:scripts", "zc.recipe.egg:eggs", "zc.recipe.egg:script"])
+            .also_named(&[
+                "zc.recipe.egg:scripts",
+                "zc.recipe.egg:eggs",
+                "zc.recipe.egg:script",
+                "zc.recipe.egg:custom",
+                "zc.recipe.egg:develop",
+            ])
             .writes(&["bin"])
     }
 
     fn init(_part: &str, options: &mut Options) -> Result<(), String> {
+        if matches!(entry().as_deref(), Some("custom") | Some("develop")) {
+            return init_build(options);
+        }
         // zc.recipe.egg records the effective settings among its options.
         if let Some(links) = options.get("find-links").map(String::from).or_else(|| buildout("find-links")) {
             let links: Vec<&str> = links.split_whitespace().collect();
@@ -72,6 +89,18 @@ impl Recipe for Egg {
     }
 
     fn install(part: &str, options: &Options) -> Result<Vec<String>, String> {
+        match entry().as_deref() {
+            Some("custom") => {
+                let egg = options.get("egg").or_else(|| options.get("eggs")).unwrap_or(part).trim().to_string();
+                python::build_custom(&egg, &build_ext(options), options.get("environment"))?;
+                return Ok(Vec::new());
+            }
+            Some("develop") => {
+                python::develop(&options.require("setup")?, &build_ext(options))?;
+                return Ok(Vec::new());
+            }
+            _ => {}
+        }
         let mut requirements = options.get_lines("eggs");
         if requirements.is_empty() {
             requirements.push(part.to_string());
@@ -135,6 +164,65 @@ impl Recipe for Egg {
     fn update(part: &str, options: &Options) -> Result<Vec<String>, String> {
         Self::install(part, options)
     }
+}
+
+/// The build_ext options zc.recipe.egg passes on, as its `build_ext()` made them.
+const BUILD_EXT: &[&str] = &[
+    "include-dirs", "library-dirs", "rpath", "define", "undef", "libraries", "link-objects", "debug", "force", "compiler",
+    "swig", "swig-cpp", "swig-opts",
+];
+
+fn build_ext(options: &Options) -> Vec<(String, String)> {
+    BUILD_EXT
+        .iter()
+        .filter_map(|name| options.get(name).map(|v| (name.to_string(), v.to_string())))
+        .collect()
+}
+
+/// `:custom` / `:develop`'s constructor: directories made absolute and joined
+/// with `:` (rpath's `$ORIGIN` forms kept), `setup` absolute, as zc.recipe.egg
+/// records them.
+fn init_build(options: &mut Options) -> Result<(), String> {
+    let directory = buildout("directory").unwrap_or_default();
+    let absolute = |p: &str| if p.starts_with('/') { p.to_string() } else { format!("{directory}/{p}") };
+    options.set("_d", buildout("develop-eggs-directory").unwrap_or_default());
+    for name in ["include-dirs", "library-dirs"] {
+        let lines = options.get_lines(name);
+        if options.get(name).is_some() {
+            options.set(name, lines.iter().map(|p| absolute(p)).collect::<Vec<_>>().join(":"));
+        }
+    }
+    if options.get("rpath").is_some() {
+        let special = ["$ORIGIN", "$LIB", "$PLATFORM", "${ORIGIN}", "${LIB}", "${PLATFORM}"];
+        let values: Vec<String> = options
+            .get_lines("rpath")
+            .iter()
+            .map(|p| if special.iter().any(|s| p.starts_with(s)) { p.clone() } else { absolute(p) })
+            .collect();
+        options.set("rpath", values.join(":"));
+    }
+    if let Some(swig) = options.get("swig").filter(|s| !s.is_empty()).map(String::from) {
+        options.set("swig", absolute(&swig));
+    }
+    for name in BUILD_EXT.iter().chain(&["egg", "eggs", "environment"]) {
+        let _ = options.get(name);
+    }
+    if entry().as_deref() == Some("develop") {
+        let setup = options.require("setup")?;
+        options.set("setup", absolute(&setup));
+    } else {
+        if let Some(links) = options.get("find-links").map(String::from).or_else(|| buildout("find-links")) {
+            let links: Vec<&str> = links.split_whitespace().collect();
+            if !links.is_empty() {
+                options.set("find-links", links.join("\n"));
+            }
+        }
+        if let Some(index) = options.get("index").map(String::from).or_else(|| buildout("index")) {
+            options.set("index", index);
+        }
+        options.set("_e", buildout("eggs-directory").unwrap_or_default());
+    }
+    Ok(())
 }
 
 export_recipe!(Egg);

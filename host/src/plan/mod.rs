@@ -13,7 +13,7 @@
 //! - [`recipes`]: recipe references and the services a build offers recipes.
 //! - [`download`]: downloads through the cache.
 //! - `jobs`: running parts, in parallel where independent, and recording them.
-//! - `develop`: the `[buildout] develop` step.
+//! - `develop`: the `[buildout] develop` step; `custom`: zc.recipe.egg's custom builds.
 //! - [`extensions`]: Buildout extensions, run before the parts are evaluated.
 //! - `removal`: removing what a part installed.
 
@@ -21,6 +21,7 @@ mod apply;
 mod build;
 mod capabilities;
 pub mod classic;
+mod custom;
 mod develop;
 pub mod download;
 pub mod extensions;
@@ -401,9 +402,17 @@ fn decide_installs(
 ) -> Vec<PlannedPart> {
     let installed = state.part_names();
     let stays = |part: &String| installed.contains(part) && !uninstalls.iter().any(|(p, _)| p == part);
+    // A custom or develop build (zc.recipe.egg:custom) changes what every later
+    // part resolves to: those wait for it, as in Buildout's one-by-one run.
+    let mut builds_before: Vec<String> = Vec::new();
     install_parts
         .iter()
         .map(|part| {
+            let barrier = build
+                .recipes
+                .borrow()
+                .get(part)
+                .is_some_and(|(_, binding)| matches!(binding.entry.as_deref(), Some("custom") | Some("develop")));
             let action = if stays(part) {
                 Action::Update { part: part.clone() }
             } else {
@@ -419,7 +428,15 @@ fn decide_installs(
                 .get(part)
                 .map(|(r, _)| (r.name.clone(), r.digest.clone()))
                 .unwrap_or_default();
-            let dependencies = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
+            let mut dependencies: Vec<String> = ev.dependencies(part).into_iter().filter(|d| install_parts.contains(d)).collect();
+            for earlier in &builds_before {
+                if !dependencies.contains(earlier) {
+                    dependencies.push(earlier.clone());
+                }
+            }
+            if barrier {
+                builds_before.push(part.clone());
+            }
             PlannedPart {
                 action,
                 recipe,

@@ -496,6 +496,20 @@ impl BuildServices {
 }
 
 impl HostServices for BuildServices {
+    fn python_build_custom(
+        &self,
+        part: &str,
+        requirement: &str,
+        build_ext: &[(String, String)],
+        environment: Option<&str>,
+    ) -> Result<Installed, String> {
+        self.build_custom(part, requirement, build_ext, environment)
+    }
+
+    fn python_develop(&self, part: &str, directory: &str, build_ext: &[(String, String)]) -> Result<Installed, String> {
+        self.develop_part(part, directory, build_ext)
+    }
+
     fn note_options_read(&self, part: &str, names: &[String]) {
         self.options_read
             .lock()

@@ -4,6 +4,7 @@
 //! scripts whose `sys.path` names exact versions ([`scripts`]). Recipes reach this
 //! through the `python` interface of `wit/recipe`.
 
+pub mod custom;
 pub mod develop;
 pub mod index;
 pub mod lock;

@@ -77,7 +77,7 @@ fn chain_text(chain: &[String]) -> String {
 }
 
 /// Applies a `[versions]` pin to a requirement's specifiers.
-fn constrain(requirement: &Requirement, pin: Option<&String>) -> Result<(VersionSpecifiers, bool), String> {
+pub(crate) fn constrain(requirement: &Requirement, pin: Option<&String>) -> Result<(VersionSpecifiers, bool), String> {
     let mut specifiers: Vec<VersionSpecifier> = match &requirement.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(s)) => s.iter().cloned().collect(),
         Some(VersionOrUrl::Url(_)) => return Err(format!("{requirement}: URL requirements are not supported")),

@@ -169,7 +169,12 @@ pub fn build_wheel(
     key.update(python.as_bytes());
     // A custom build (its build_ext options, its environment) is another build.
     for (name, value) in env {
-        key.update(format!("\0{name}={value}").as_bytes());
+        key.update(format!("\0{name}=").as_bytes());
+        // A config file counts by what it says, not where it was written.
+        match name.as_str() {
+            "DIST_EXTRA_CONFIG" => key.update(std::fs::read(value).unwrap_or_default()),
+            _ => key.update(value.as_bytes()),
+        }
     }
     let key = hex::encode(key.finalize());
     let done = cache.join(&key[..24]);

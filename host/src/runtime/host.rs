@@ -528,6 +528,23 @@ impl super::bo::recipe::python::Host for PartState {
         }))
     }
 
+    fn build_custom(
+        &mut self,
+        requirement: String,
+        build_ext: Vec<(String, String)>,
+        environment: Option<String>,
+    ) -> wasmtime::Result<Result<Distribution, String>> {
+        let result = self
+            .services
+            .python_build_custom(&self.grant.part, &requirement, &build_ext, environment.as_deref());
+        Ok(result.map(distribution))
+    }
+
+    fn develop(&mut self, directory: String, build_ext: Vec<(String, String)>) -> wasmtime::Result<Result<Distribution, String>> {
+        let result = self.services.python_develop(&self.grant.part, &directory, &build_ext);
+        Ok(result.map(distribution))
+    }
+
     fn write_scripts(&mut self, request: ScriptsRequest) -> wasmtime::Result<Result<Vec<String>, String>> {
         // Checked here; written below through the handle, at the path the grant names.
         if let Err(message) = self.writable(&request.bin_directory, "write scripts to") {
@@ -577,6 +594,15 @@ impl super::bo::recipe::python::Host for PartState {
             written.push(dest.to_string_lossy().into_owned());
         }
         Ok(Ok(written))
+    }
+}
+
+fn distribution(d: crate::python::Installed) -> Distribution {
+    Distribution {
+        name: d.name,
+        version: d.version,
+        location: d.location.to_string_lossy().into_owned(),
+        console_scripts: d.console_scripts,
     }
 }
 

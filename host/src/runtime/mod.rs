@@ -135,6 +135,19 @@ pub trait HostServices: Send + Sync {
     fn python_executable(&self, part: &str) -> Result<String, String>;
     /// The buildout directory.
     fn buildout_directory(&self) -> std::path::PathBuf;
+    /// zc.recipe.egg:custom and :develop builds for `part` (see the WIT).
+    fn python_build_custom(
+        &self,
+        _part: &str,
+        _requirement: &str,
+        _build_ext: &[(String, String)],
+        _environment: Option<&str>,
+    ) -> Result<crate::python::Installed, String> {
+        Err("custom builds are not offered here".into())
+    }
+    fn python_develop(&self, _part: &str, _directory: &str, _build_ext: &[(String, String)]) -> Result<crate::python::Installed, String> {
+        Err("develop builds are not offered here".into())
+    }
     /// The options of `part` its recipe read in a call (unused-option warning).
     fn note_options_read(&self, _part: &str, _names: &[String]) {}
 }
