@@ -27,6 +27,7 @@ pub mod download;
 pub mod extensions;
 pub mod installed;
 mod jobs;
+mod recipe_log;
 pub mod recipes;
 mod removal;
 

@@ -564,47 +564,7 @@ impl HostServices for BuildServices {
     }
 
     fn log(&self, part: &str, level: Level, message: &str) {
-        // A recipe's text never passes for bo's own lines: a line of its message
-        // starts with the part's name unless it is an indented continuation (as
-        // Buildout prints `Creating '/etc/app',\n    mode 755`), and control
-        // characters (escape sequences that move the cursor or clear the screen, a
-        // carriage return) are shown escaped.
-        if message.contains(|c: char| c.is_control() && c != '\t') {
-            let mut groups: Vec<String> = Vec::new();
-            for line in message.split('\n') {
-                let shown: String = line
-                    .chars()
-                    .map(|c| {
-                        if c.is_control() && c != '\t' {
-                            c.escape_unicode().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect();
-                match groups.last_mut() {
-                    Some(last) if shown.starts_with([' ', '\t']) => {
-                        last.push('\n');
-                        last.push_str(&shown);
-                    }
-                    _ => groups.push(shown),
-                }
-            }
-            if groups.len() > 1 || groups.first().is_some_and(|g| g != message) {
-                for group in groups {
-                    self.log(part, level, &group);
-                }
-                return;
-            }
-        }
-        match level {
-            Level::Debug if self.verbose => crate::progress::println(&format!("{part}: {message}")),
-            Level::Debug => {}
-            Level::Info if self.quiet => {}
-            Level::Info => crate::progress::println(&format!("{part}: {message}")),
-            Level::Warning => crate::progress::println(&format!("{part}: warning: {message}")),
-            Level::Error => crate::progress::eprintln(&format!("{part}: error: {message}")),
-        }
+        super::recipe_log::print(part, level, message, self.verbose, self.quiet);
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cache;
 mod clock;
 mod confine;
 pub mod host;
+mod python_host;
 mod sandbox;
 
 use std::collections::HashMap;
