@@ -368,6 +368,21 @@ fn mkdir_recipe_in_c() {
     assert!(b.root.join("data/blobs").is_dir());
 }
 
+/// Two paths under one new directory: it is made, and said, once, as z3c.recipe.mkdir
+/// does (tests/fixtures/buildout-recorded/mkdir-shared-parent).
+#[test]
+fn mkdir_logs_a_shared_parent_once_as_buildout() {
+    let case = support::repo_root().join("tests/fixtures/buildout-recorded/mkdir-shared-parent");
+    let b = TestBuildout::new();
+    let config = std::fs::read_to_string(case.join("buildout.cfg")).unwrap();
+    b.write("buildout.cfg", &config.replace("index = {index}\n", ""));
+    let got = b.bo(&["build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    let want = std::fs::read_to_string(case.join("output.txt")).unwrap();
+    let lines = |text: &str| -> Vec<String> { text.lines().filter(|l| l.starts_with("d: ")).map(String::from).collect() };
+    assert_eq!(lines(&got.stdout), lines(&want), "{}", got.stdout);
+}
+
 #[test]
 fn mkdir_recipe_refusals() {
     let b = TestBuildout::new();

@@ -600,3 +600,87 @@ fn recipe_log_lines_are_prefixed_and_escaped() {
     assert!(got.stdout.contains("p: Installing other-part."), "{}", got.stdout);
     assert!(!got.stdout.lines().any(|l| l == "Installing other-part."), "{}", got.stdout);
 }
+
+/// A wheel of the extension `project` in `dir`: a module holding `code`, whose
+/// function `ext` is its `zc.buildout.extension` entry point.
+fn extension_wheel(dir: &Path, project: &str, code: &str) {
+    let module = project.replace('-', "_");
+    support::write_wheel(
+        &dir.join(format!("{module}-1.0-py3-none-any.whl")),
+        project,
+        "1.0",
+        &[
+            (&format!("{module}/__init__.py"), code),
+            (
+                &format!("{module}-1.0.dist-info/entry_points.txt"),
+                &format!("[zc.buildout.extension]\ndefault = {module}:ext\n"),
+            ),
+        ],
+    );
+}
+
+/// What an extension sets is as untrusted as the configuration: bo's state file,
+/// the buildout's directories and the index it names are checked by the trust
+/// boundary as if the configuration had set them (found by an attack: they
+/// were taken as the user's), and an extension may not take a section's name.
+#[test]
+fn what_an_extension_sets_is_checked_as_the_configurations() {
+    let b = TestBuildout::new();
+    let (_dir, canary) = support::canary();
+    let code = r#"
+def ext(buildout):
+    b = buildout['buildout']
+    mode = b['evil-mode']
+    if mode == 'installed':
+        b['installed'] = b['victim']
+        b['parts'] = 'x'
+        buildout._raw['x'] = {'recipe': 'tinyrecipe', 'content': 'hi'}
+    elif mode == 'directory':
+        b['bin-directory'] = b['outside']
+    elif mode == 'index':
+        b['index'] = 'http://127.0.0.2:9/simple/'
+        b['parts'] = 'x'
+        buildout._raw['x'] = {'recipe': 'zc.recipe.egg', 'eggs': 'six'}
+"#;
+    extension_wheel(&b.root.join("dists"), "evil-ext", code);
+    let outside = canary.parent().unwrap().join("bin");
+    let config = |mode: &str, index: bool| {
+        format!(
+            "[buildout]\n{}find-links = ${{buildout:directory}}/dists\nextensions = evil-ext\nparts =\nevil-mode = {mode}\nvictim = {}\noutside = {}\n",
+            if index {
+                format!("index = {}\n", classic_index())
+            } else {
+                String::new()
+            },
+            canary.display(),
+            outside.display()
+        )
+    };
+    for mode in ["installed", "directory"] {
+        b.write("buildout.cfg", &config(mode, true));
+        let got = bo(&b, &["build"]);
+        assert_ne!(got.code, 0, "{mode}: {}\n{}", got.stdout, got.stderr);
+        assert!(got.stderr.contains("outside"), "{mode}: {}", got.stderr);
+        assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n", "{mode}");
+        assert!(!outside.exists(), "{mode}");
+    }
+    // The user's own index (in ~/.buildout/default.cfg) does not make the one an
+    // extension names trusted.
+    b.write("home/.buildout/default.cfg", &format!("[buildout]\nindex = {}\n", classic_index()));
+    b.write("buildout.cfg", &config("index", false));
+    let got = b.bo(&["build"]);
+    assert_ne!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert!(got.stderr.contains("127.0.0.2"), "{}", got.stderr);
+    std::fs::remove_file(b.root.join("home/.buildout/default.cfg")).unwrap();
+
+    // An extension named like a section would get that section's grants.
+    for name in ["buildout", "evil"] {
+        b.write(
+            "buildout.cfg",
+            &format!("[buildout]\nextensions = {name}\nparts = evil\n\n[evil]\nrecipe = tinyrecipe\ncontent = x\n"),
+        );
+        let got = bo(&b, &["build"]);
+        assert_ne!(got.code, 0, "{name}: {}", got.stdout);
+        assert!(got.stderr.contains("its name is that of a section"), "{name}: {}", got.stderr);
+    }
+}

@@ -185,7 +185,17 @@ struct state {
   int create_intermediate, remove_on_update;
   long mode;
   recipe_list_string_t *created;
+  /* Made during this call: an intermediate directory shared by two paths is
+     made (and said) once, as the original does. */
+  char **made;
+  size_t made_count;
 };
+
+static int made_here(const struct state *st, const char *path) {
+  for (size_t i = 0; i < st->made_count; i++)
+    if (!strcmp(st->made[i], path)) return 1;
+  return 0;
+}
 
 static int listed(const recipe_list_string_t *list, const char *path) {
   for (size_t i = 0; i < list->len; i++)
@@ -210,11 +220,12 @@ static bool set_permissions(const struct state *st, const char *path, recipe_str
 
 /* The original's createIntermediatePaths; "existed before" is "not prepared by bo". */
 static bool create(struct state *st, const char *path, recipe_string_t *err) {
+  if (made_here(st, path)) return true;
   char *parent = strdup(path);
   char *slash = strrchr(parent, '/');
   if (slash == parent) slash[1] = 0;
   else if (slash) *slash = 0;
-  int parent_is_new = listed(&st->prepared, parent);
+  int parent_is_new = listed(&st->prepared, parent) && !made_here(st, parent);
   if (!st->create_intermediate && is_target(st, path) && parent_is_new) {
     set_error(err, "Cannot create: %s\n       Parent does not exist or not a directory.", path);
     return false;
@@ -228,6 +239,8 @@ static bool create(struct state *st, const char *path, recipe_string_t *err) {
   }
   if (parent_is_new && !create(st, parent, err)) return false;
   log_at(BO_RECIPE_TYPES_LEVEL_INFO, "created path: %s", path);
+  st->made = realloc(st->made, (st->made_count + 1) * sizeof(char *));
+  st->made[st->made_count++] = strdup(path);
   if (!set_permissions(st, path, err)) return false;
   if (st->remove_on_update && !listed(st->created, path)) {
     st->created->ptr = realloc(st->created->ptr, (st->created->len + 1) * sizeof(recipe_string_t));

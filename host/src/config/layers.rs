@@ -26,6 +26,8 @@ pub enum Origin {
         path: String,
         line: usize,
     },
+    /// Set by a Buildout extension (named): as untrusted as the configuration.
+    Extension(String),
 }
 
 impl Origin {
@@ -38,6 +40,7 @@ impl Origin {
             Origin::Implicit => "IMPLICIT_VALUE",
             Origin::Macro => "",
             Origin::File { path, .. } => path,
+            Origin::Extension(name) => name,
         }
     }
 

@@ -56,6 +56,20 @@ pub fn run(config: &Config, options: &BuildOptions) -> Result<Option<Extended>, 
     if names.is_empty() {
         return Ok(None);
     }
+    // An extension runs as the pseudo-part named after it, with the grants of
+    // that name: it may not take the name of a section (`buildout`, a part),
+    // whose grants are for bo or for that part.
+    for name in &names {
+        let project = classic::project_of(name);
+        if project == "buildout" || config.raw.keys().any(|s| s == project) {
+            return Err(fail(
+                &[LOADING],
+                format!(
+                    "extension {name}: its name is that of a section of this configuration, whose grants it would get; bo does not run it"
+                ),
+            ));
+        }
+    }
     let build = build::start(config, options, &settings, &mut ev)?;
     ev.evaluate_plain_sections();
     ev.refresh_snapshot(&mut build.services.snapshot.lock().unwrap());
@@ -209,6 +223,16 @@ fn apply(config: &mut Config, build: &Build, project: &str, changes: Vec<(String
                     build.services.used_buildout_options.lock().unwrap().push(option.clone());
                 }
                 let value = if kind == "final" { value.replace('$', "$$") } else { value };
+                // Recorded as the extension's: the trust boundary treats what it
+                // set as the configuration's own, never as the user's (an extension
+                // that sets `installed`, `directory` or `index` is refused as a
+                // configuration that did would be).
+                let origin = crate::config::layers::Origin::Extension(project.to_string());
+                config
+                    .annotated
+                    .entry(section.clone())
+                    .or_default()
+                    .insert(option.clone(), crate::config::layers::Annotated::new(value.clone(), origin));
                 config.raw.entry(section).or_default().insert(option, value);
             }
             other => return Err(format!("the runner returned an unknown change kind {other:?}")),
