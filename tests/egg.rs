@@ -117,9 +117,10 @@ fn picked_versions_are_shown_and_written() {
 fn source_distributions_are_built_with_pep_517_under_a_grant() {
     let mut b = TestBuildout::with_recipes();
     b.env.push(("PIP_FIND_LINKS".into(), String::new()));
-    let sdists = tempfile::tempdir().unwrap();
+    // Inside the buildout: a find-links directory outside it needs a grant.
+    let sdists_dir = b.root.join("sdists");
     let make_sdist = |name: &str, setup_py: Option<&str>| {
-        let src = sdists.path().join("src").join(format!("{name}-1.0"));
+        let src = sdists_dir.as_path().join("src").join(format!("{name}-1.0"));
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(
             src.join("pyproject.toml"),
@@ -134,9 +135,9 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
         }
         let status = Command::new("tar")
             .arg("czf")
-            .arg(sdists.path().join(format!("{name}-1.0.tar.gz")))
+            .arg(sdists_dir.as_path().join(format!("{name}-1.0.tar.gz")))
             .arg("-C")
-            .arg(sdists.path().join("src"))
+            .arg(sdists_dir.as_path().join("src"))
             .arg(format!("{name}-1.0"))
             .status()
             .unwrap();
@@ -148,7 +149,7 @@ fn source_distributions_are_built_with_pep_517_under_a_grant() {
         format!(
             "[buildout]\nparts = app\nindex = {}\nfind-links = {}\n\n[app]\nrecipe = zc.recipe.egg\neggs = {eggs}\n",
             support::json_index(),
-            sdists.path().display()
+            sdists_dir.as_path().display()
         )
     };
     b.write("buildout.cfg", &config("greet"));
@@ -354,7 +355,7 @@ fn an_unknown_entry_point_is_an_error() {
     assert_ne!(got.code, 0, "{}", got.stdout);
     assert!(
         got.stderr
-            .contains("recipe zc.recipe.egg has no entry point \"bogus\" (it has: default, scripts, eggs, script)"),
+            .contains("recipe zc.recipe.egg has no entry point \"bogus\" (it has: default, scripts, eggs, script, custom, develop)"),
         "{}",
         got.stderr
     );

@@ -25,6 +25,10 @@ pub enum Origin {
     File {
         path: String,
         line: usize,
+        /// Read as part of the user's own tree (`~/.buildout/default.cfg` and what
+        /// it extends): trusted by how bo reached it, never by where it lies (bo
+        /// writes files a configuration chose under `~/.buildout`, its eggs store).
+        users: bool,
     },
     /// Set by a Buildout extension (named): as untrusted as the configuration.
     Extension(String),
@@ -47,7 +51,7 @@ impl Origin {
     /// `file:line` for files, the label otherwise: what error messages show.
     pub fn location(&self) -> String {
         match self {
-            Origin::File { path, line } => format!("{path}:{line}"),
+            Origin::File { path, line, .. } => format!("{path}:{line}"),
             other => other.label().to_string(),
         }
     }
@@ -289,7 +293,7 @@ pub fn update_in_place(result: &mut Layer, upper: &Layer) {
     }
 }
 
-pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
+pub fn annotate_parsed(parsed: ParsedFile, path: &str, users: bool) -> Layer {
     parsed
         .into_iter()
         .map(|(name, options)| {
@@ -303,6 +307,7 @@ pub fn annotate_parsed(parsed: ParsedFile, path: &str) -> Layer {
                             Origin::File {
                                 path: path.to_string(),
                                 line: v.line,
+                                users,
                             },
                         ),
                     )
@@ -339,7 +344,19 @@ mod tests {
     fn section(pairs: &[(&str, &str)]) -> Section {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), Annotated::new(*v, Origin::File { path: "f".into(), line: 1 })))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Annotated::new(
+                        *v,
+                        Origin::File {
+                            path: "f".into(),
+                            line: 1,
+                            users: false,
+                        },
+                    ),
+                )
+            })
             .collect()
     }
 

@@ -197,7 +197,7 @@ impl Opener<'_> {
         let entry = Rc::new(ParsedEntry {
             extends,
             optional_extends,
-            layer: Rc::new(annotate_parsed(parsed, &full_name)),
+            layer: Rc::new(annotate_parsed(parsed, &full_name, self.trusted)),
             base: new_base,
         });
         self.parsed.insert(full_name.clone(), entry.clone());

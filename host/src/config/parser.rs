@@ -48,6 +48,12 @@ fn is_section_name_char(c: char) -> bool {
     !is_py_space(c) && !"#[]:;{}".contains(c)
 }
 
+/// Whether `name` can be written as a section header and read back as itself
+/// (`[a:b]` would read as section `a` with a condition).
+pub fn is_section_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| is_section_name_char(c) && !c.is_control())
+}
+
 fn parse_header(line: &str) -> Option<Header<'_>> {
     let rest = line.strip_prefix('[')?;
     let body = rest.trim_start_matches(is_py_space);

@@ -24,6 +24,9 @@ pub(super) fn start(
     settings: &BuildoutSettings,
     ev: &mut Evaluator<'_>,
 ) -> Result<Build, BuildError> {
+    crate::python::sdist::set_confiner(Box::new(super::confined_builds::ConfinedBuilds {
+        allow_unconfined: options.limits.allow_unconfined_programs,
+    }));
     let runtime = Arc::new(
         Runtime::new(options.cache_dir.clone(), options.limits.clone())
             .map_err(|e| fail(&[], format!("cannot start the recipe runtime: {e:#}")))?,
@@ -243,7 +246,11 @@ fn part_grant(
     binding: &Binding,
     services: &BuildServices,
 ) -> Result<PartGrant, crate::trust::grants::Denial> {
-    let user = grants_for(grants, part, recipe);
+    let identity = match &binding.classic {
+        Some(classic) => classic.identity(),
+        None => crate::trust::grants::recipe_identity(&recipe.name, &recipe.digest),
+    };
+    let user = grants_for(grants, part, &identity);
     let declared = match &binding.classic {
         Some(_) => super::classic::ClassicRecipe::declared(part, &user),
         None => recipe.declared(),
@@ -259,12 +266,12 @@ fn part_grant(
     Ok(grant)
 }
 
-/// The user's grants that apply to `part` with `recipe`: a grant bound to another
-/// recipe (the configuration changed the part's recipe since) does not, and bo
-/// says so once per part.
-pub(super) fn grants_for(grants: &UserGrants, part: &str, recipe: &LoadedRecipe) -> UserGrants {
-    let identity = crate::trust::grants::recipe_identity(&recipe.name, &recipe.digest);
-    let (applying, dropped) = grants.for_recipe(part, &identity);
+/// The user's grants that apply to `part` with the recipe `identity` (see
+/// `recipe_identity`, `ClassicRecipe::identity`): a grant bound to another recipe
+/// (the configuration changed the part's recipe since) does not, and bo says so
+/// once per part.
+pub(super) fn grants_for(grants: &UserGrants, part: &str, identity: &str) -> UserGrants {
+    let (applying, dropped) = grants.for_recipe(part, identity);
     if !dropped.is_empty() {
         static NOTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
         let mut noted = NOTED.lock().unwrap();

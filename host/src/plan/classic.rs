@@ -177,6 +177,24 @@ impl ClassicRecipe {
         format!("{}-{}", self.project, &hex[..16])
     }
 
+    /// What identifies this recipe for grants bound to it: its reference and the
+    /// content of every distribution it runs (their sha256s). A name alone would
+    /// follow whatever the configuration's index or find-links serve under it.
+    pub fn identity(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for d in &self.distributions {
+            hasher.update(format!("{} {} {}\n", d.name, d.version, d.sha256).as_bytes());
+        }
+        let hex = hex::encode(hasher.finalize());
+        let entry = if self.entry == "default" {
+            String::new()
+        } else {
+            format!(":{}", self.entry)
+        };
+        format!("{}{entry}#sha256:{}", self.project, &hex[..16])
+    }
+
     /// What the part may use: a classic recipe cannot declare its needs, so it is
     /// taken to declare exactly what the user granted this part (the grant is
     /// still bound to the recipe), plus `bin/`.

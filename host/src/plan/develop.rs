@@ -37,7 +37,16 @@ pub(super) fn prepare(
                 })
                 .collect();
             matched.sort();
-            dirs.extend(matched);
+            // Each match too: a link in the tree (`src/x -> ~`) leads out of it.
+            for dir in matched {
+                tree.own_or_granted(&dir).map_err(|why| {
+                    format!(
+                        "develop = {entry}: bo will not build {} for this configuration: {why}",
+                        dir.display()
+                    )
+                })?;
+                dirs.push(dir);
+            }
         } else if path.is_dir() {
             dirs.push(path);
         } else {
@@ -76,7 +85,7 @@ pub(super) fn prepare(
             &settings_for.executable,
             develop_eggs,
             &install,
-            &[],
+            &crate::python::sdist::HookEnv::default(),
         )?);
     }
     crate::python::develop::remove_stale_links(develop_eggs, &prepared);

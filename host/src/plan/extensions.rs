@@ -76,7 +76,7 @@ pub fn run(config: &Config, options: &BuildOptions) -> Result<Option<Extended>, 
     let mut extended = config.clone();
     for name in &names {
         let changes = run_one(&build, name).map_err(|m| fail(&[LOADING], format!("extension {name}: {m}")))?;
-        apply(&mut extended, &build, name, changes).map_err(|m| fail(&[LOADING], format!("extension {name}: {m}")))?;
+        apply(&mut extended, &build, name, &names, changes).map_err(|m| fail(&[LOADING], format!("extension {name}: {m}")))?;
     }
     let services = &build.services;
     let ran = Ran {
@@ -174,10 +174,10 @@ fn root_files(values: &[String], directory: &Path) -> Vec<String> {
 fn grant(
     build: &Build,
     project: &str,
-    runner: &crate::runtime::LoadedRecipe,
+    _runner: &crate::runtime::LoadedRecipe,
     recipe: &ClassicRecipe,
 ) -> Result<PartGrant, crate::trust::grants::Denial> {
-    let user = build::grants_for(&build.grants, project, runner);
+    let user = build::grants_for(&build.grants, project, &recipe.identity());
     let writes = user.values(project, GrantKind::Write);
     let files = root_files(&writes, &build.layout.directory);
     let declared = Declared {
@@ -206,7 +206,7 @@ fn grant(
 /// Applies an extension's changes to `config`: assigned options are final
 /// values (kept from substitution, `$` escaped), added sections and edited raw
 /// values are substituted as the configuration's own, files are written.
-fn apply(config: &mut Config, build: &Build, project: &str, changes: Vec<(String, String)>) -> Result<(), String> {
+fn apply(config: &mut Config, build: &Build, project: &str, extensions: &[String], changes: Vec<(String, String)>) -> Result<(), String> {
     for (key, value) in changes {
         let (kind, section, option): (String, String, String) =
             serde_json::from_str(&key).map_err(|_| format!("the runner returned an invalid change {key:?}"))?;
@@ -216,8 +216,15 @@ fn apply(config: &mut Config, build: &Build, project: &str, changes: Vec<(String
                 write_root_file(build, config_file.as_deref(), project, &option, &value)?
             }
             "raw" | "final" => {
-                if section.is_empty() || !super::installed::is_option_name(&option) {
+                if !crate::config::parser::is_section_name(&section) || !super::installed::is_option_name(&option) {
                     return Err(format!("the extension set an invalid option {section}:{option}"));
+                }
+                // Nor may it make a section named after an extension (itself or
+                // another): that part would run with the extension's grants.
+                if extensions.iter().any(|e| classic::project_of(e) == section) {
+                    return Err(format!(
+                        "the extension set {section}:{option}, a section named after the extension {section}, whose grants it would get"
+                    ));
                 }
                 if section == "buildout" {
                     build.services.used_buildout_options.lock().unwrap().push(option.clone());

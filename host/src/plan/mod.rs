@@ -13,7 +13,8 @@
 //! - [`recipes`]: recipe references and the services a build offers recipes.
 //! - [`download`]: downloads through the cache.
 //! - `jobs`: running parts, in parallel where independent, and recording them.
-//! - `develop`: the `[buildout] develop` step; `custom`: zc.recipe.egg's custom builds.
+//! - `develop`: the `[buildout] develop` step; `custom`: zc.recipe.egg's custom builds;
+//!   `confined_builds`: how the builds of source distributions are confined.
 //! - [`extensions`]: Buildout extensions, run before the parts are evaluated.
 //! - `removal`: removing what a part installed.
 
@@ -21,6 +22,7 @@ mod apply;
 mod build;
 mod capabilities;
 pub mod classic;
+mod confined_builds;
 mod custom;
 mod develop;
 pub mod download;

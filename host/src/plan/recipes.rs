@@ -388,7 +388,21 @@ impl BuildServices {
             .filter(|i| !i.trim().is_empty())
             .or_else(|| std::env::var("PIP_INDEX_URL").ok().filter(|i| !i.is_empty()))
             .unwrap_or_else(|| python::DEFAULT_INDEX.to_string());
-        let mut find_links: Vec<String> = get("find-links").unwrap_or_default().split_whitespace().map(String::from).collect();
+        let find_links: Vec<String> = get("find-links").unwrap_or_default().split_whitespace().map(String::from).collect();
+        // Local ones relative to the buildout directory (Buildout works from
+        // there), and read only where the trust boundary permits.
+        let relative = |entry: String| match reqwest::Url::parse(&entry) {
+            Ok(url) if url.scheme().len() > 1 => entry,
+            _ => crate::config::abspath(&self.directory, Path::new(&entry))
+                .to_string_lossy()
+                .into_owned(),
+        };
+        let mut find_links: Vec<String> = find_links.into_iter().map(relative).collect();
+        let index = relative(index);
+        for entry in find_links.iter() {
+            self.index_hosts.check_local("find-links", entry, &self.directory)?;
+        }
+        self.index_hosts.check_local("index", &index, &self.directory)?;
         if let Ok(env_links) = std::env::var("PIP_FIND_LINKS") {
             find_links.extend(env_links.split_whitespace().map(String::from));
         }
@@ -405,7 +419,10 @@ impl BuildServices {
             .unwrap_or_default();
         let flag = |key: &str, default: bool| buildout.get(key).map(|v| v == "true").unwrap_or(default);
         let cache = match buildout.get("download-cache").filter(|c| !c.is_empty()) {
-            Some(dir) => PathBuf::from(dir).join("dist"),
+            // As the trust boundary checked it: relative to the buildout directory
+            // (a `${...}` value, or one an extension set, was never made absolute),
+            // never to wherever bo was started.
+            Some(dir) => crate::config::abspath(&self.directory, Path::new(dir.trim())).join("dist"),
             None => self.download_cache.join("dist"),
         };
         Ok(InstallSettings {

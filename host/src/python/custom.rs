@@ -40,10 +40,12 @@ pub struct CustomBuild {
 }
 
 impl CustomBuild {
-    /// The environment of the build hooks: the part's variables, and
-    /// DIST_EXTRA_CONFIG naming a `[build_ext]` file written in `scratch`.
-    fn hook_env(&self, scratch: &Path) -> Result<Vec<(String, String)>, String> {
+    /// The environment of the build hooks: the part's variables, DIST_EXTRA_CONFIG
+    /// naming a `[build_ext]` file written in `scratch`, and the include and library
+    /// directories the confined build may read.
+    fn hook_env(&self, scratch: &Path) -> Result<sdist::HookEnv, String> {
         let mut text = String::from("[build_ext]\n");
+        let mut read = Vec::new();
         for (name, value) in &self.build_ext {
             if !BUILD_EXT_OPTIONS.contains(&name.as_str()) {
                 return Err(format!("{name} is not a build_ext option zc.recipe.egg passes on"));
@@ -52,26 +54,34 @@ impl CustomBuild {
             if value.contains(['\n', '\r']) {
                 return Err(format!("option {name}: one line expected, got {value:?}"));
             }
+            if matches!(name.as_str(), "include-dirs" | "library-dirs" | "rpath") {
+                read.extend(std::env::split_paths(value).filter(|p| p.is_absolute()));
+            }
             text.push_str(&format!("{} = {value}\n", name.replace('-', "_")));
         }
         let file = scratch.join("build_ext.cfg");
         std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        let mut env = Vec::new();
+        let mut vars = Vec::new();
         for (name, value) in &self.environment {
-            // The variables may not steer which interpreter or libraries run.
+            // The variables may not steer which interpreter, libraries or build
+            // environment run, nor replace bo's own (the build is confined anyway).
             let upper = name.to_ascii_uppercase();
             if upper == "PATH"
                 || upper.starts_with("LD_")
                 || upper.starts_with("DYLD_")
                 || upper.starts_with("PYTHON")
-                || name.contains('=')
+                || upper.starts_with("_PYTHON")
+                || upper.starts_with("BO_")
+                || sdist::BO_VARIABLES.contains(&upper.as_str())
+                || matches!(upper.as_str(), "BASH_ENV" | "ENV")
+                || name.contains(['=', '\0'])
             {
                 return Err(format!("the environment may not set {name}"));
             }
-            env.push((name.clone(), value.clone()));
+            vars.push((name.clone(), value.clone()));
         }
-        env.push(("DIST_EXTRA_CONFIG".into(), file.to_string_lossy().into_owned()));
-        Ok(env)
+        vars.push(("DIST_EXTRA_CONFIG".into(), file.to_string_lossy().into_owned()));
+        Ok(sdist::HookEnv { vars, read })
     }
 }
 

@@ -85,7 +85,7 @@ pub fn prepare(
     python: &str,
     develop_eggs: &Path,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
-    env: &[(String, String)],
+    env: &sdist::HookEnv,
 ) -> Result<DevelopDist, String> {
     let fail = |message: String| format!("Couldn't develop '{}': {message}", dir.display());
     let location = location(dir);

@@ -270,7 +270,7 @@ pub fn install(requirements: &[String], settings: &InstallSettings) -> Result<Ve
             &settings.executable,
             &settings.index.cache.join("built"),
             &install_build_requirements,
-            &[],
+            &sdist::HookEnv::default(),
         )?;
         let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let parsed =

@@ -5,10 +5,14 @@
 //! runs the backend with the target interpreter in isolated mode with exactly those
 //! distributions on `sys.path`, and caches the built wheel by the sdist's sha256 and
 //! the interpreter. Building runs the project's own code on this machine, so the
-//! caller only gets here with the user's `build` grant for the project.
+//! caller only gets here with the user's `build` grant for the project, and every
+//! hook runs confined (see [`Confiner`]): it reads the system, the interpreter, its
+//! build environment and its source, writes only its source tree and output, and
+//! has no network.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -36,6 +40,76 @@ else:
 with open(result, "w") as f:
     json.dump(value, f)
 "#;
+
+/// What a build hook may touch besides the system: the plan layer, which owns
+/// program confinement, sets one for the process; with none, nothing is built
+/// (never silently unconfined).
+pub trait Confiner: Send + Sync {
+    /// Makes `command` (running `program`) confine itself: reading `read`, writing
+    /// only `write`, with a private `HOME` and `TMPDIR`. What it returns must live
+    /// until the command has ended.
+    fn confine(&self, command: &mut Command, program: &Path, read: &[PathBuf], write: &[PathBuf])
+    -> Result<Box<dyn std::any::Any>, String>;
+}
+
+static CONFINER: OnceLock<Box<dyn Confiner>> = OnceLock::new();
+
+/// Sets how this process confines build hooks (the first call wins).
+pub fn set_confiner(confiner: Box<dyn Confiner>) {
+    let _ = CONFINER.set(confiner);
+}
+
+/// What a build hook gets besides bo's own variables: the part's environment
+/// variables, and directories it may also read (a custom build's include and
+/// library directories).
+#[derive(Debug, Clone, Default)]
+pub struct HookEnv {
+    pub vars: Vec<(String, String)>,
+    pub read: Vec<PathBuf>,
+}
+
+/// The variables bo sets for a hook, which the part's may not replace.
+pub(crate) const BO_VARIABLES: &[&str] = &[
+    "BO_BUILD_PATH",
+    "BO_BACKEND_PATH",
+    "SOURCE_DATE_EPOCH",
+    "DIST_EXTRA_CONFIG",
+    "HOME",
+    "TMPDIR",
+];
+
+/// bo's environment a build sees: `PATH`, the locale, and the compiler settings a
+/// user gives builds (`CC`, `CFLAGS`...); not credentials or anything else.
+fn build_environment_base() -> Vec<(String, String)> {
+    const BUILD: &[&str] = &[
+        "CC",
+        "CXX",
+        "CFLAGS",
+        "CXXFLAGS",
+        "CPPFLAGS",
+        "LDFLAGS",
+        "PKG_CONFIG_PATH",
+        "MAKEFLAGS",
+    ];
+    std::env::vars()
+        .filter(|(k, _)| {
+            matches!(k.as_str(), "PATH" | "LANG" | "LANGUAGE" | "TERM" | "TZ") || k.starts_with("LC_") || BUILD.contains(&k.as_str())
+        })
+        .collect()
+}
+
+/// Where an interpreter's installation lives, as given and as resolved (a venv's
+/// `bin/python` links to a base interpreter, whose standard library it uses).
+fn interpreter_trees(python: &str) -> Vec<PathBuf> {
+    let given = Path::new(python);
+    let mut trees = Vec::new();
+    for path in [Some(given.to_path_buf()), std::fs::canonicalize(given).ok()].into_iter().flatten() {
+        if let Some(prefix) = path.parent().and_then(Path::parent).filter(|p| p.components().count() > 1) {
+            trees.push(prefix.to_path_buf());
+        }
+    }
+    trees
+}
 
 /// What PEP 518 says to build with when `pyproject.toml` says nothing.
 const DEFAULT_REQUIRES: &[&str] = &["setuptools>=40.8.0"];
@@ -100,30 +174,47 @@ pub(crate) fn run_hook(
     build_path: &[PathBuf],
     hook: &str,
     wheel_dir: Option<&Path>,
-    env: &[(String, String)],
+    env: &HookEnv,
 ) -> Result<serde_json::Value, String> {
-    let result = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let confiner = CONFINER
+        .get()
+        .ok_or("bo cannot confine this build here, and does not run build code unconfined")?;
+    let results = tempfile::Builder::new().prefix("bo-hook-").tempdir().map_err(|e| e.to_string())?;
+    let result = results.path().join("result.json");
     let mut command = Command::new(python);
     command
         .args(["-I", "-c", SHIM, &system.backend, hook])
-        .arg(result.path())
+        .arg(&result)
         .current_dir(source)
+        .env_clear()
+        .envs(build_environment_base())
+        // The part's variables first: bo's own, set after them, cannot be replaced.
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
         .env("BO_BUILD_PATH", std::env::join_paths(build_path).map_err(|e| e.to_string())?)
         .env(
             "BO_BACKEND_PATH",
             std::env::join_paths(system.backend_path.iter().map(|p| source.join(p))).map_err(|e| e.to_string())?,
         )
-        .env_remove("PYTHONPATH")
-        .env("SOURCE_DATE_EPOCH", "315532800")
-        .envs(env.iter().map(|(k, v)| (k, v)));
+        .env("SOURCE_DATE_EPOCH", "315532800");
     if let Some(dir) = wheel_dir {
         command.arg(dir);
     }
+    let mut read: Vec<PathBuf> = build_path.to_vec();
+    read.extend(interpreter_trees(python));
+    read.extend(env.read.iter().cloned());
+    for (name, value) in &env.vars {
+        if name == "DIST_EXTRA_CONFIG" {
+            read.extend(Path::new(value).parent().map(Path::to_path_buf));
+        }
+    }
+    let mut write = vec![source.to_path_buf(), results.path().to_path_buf()];
+    write.extend(wheel_dir.map(Path::to_path_buf));
+    let _confined = confiner.confine(&mut command, Path::new(python), &read, &write)?;
     let output = command.output().map_err(|e| format!("cannot run {python}: {e}"))?;
     if !output.status.success() {
         return Err(format!("{hook} failed (backend {}):\n{}", system.backend, tail(&output)));
     }
-    let text = std::fs::read_to_string(result.path()).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&result).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("{hook} returned {text:?}: {e}"))
 }
 
@@ -135,7 +226,7 @@ pub(crate) fn build_environment(
     source: &Path,
     system: &BuildSystem,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
-    env: &[(String, String)],
+    env: &HookEnv,
 ) -> Result<Vec<PathBuf>, String> {
     let mut path = install(&system.requires).map_err(|e| format!("cannot install its build requirements: {e}"))?;
     let more = run_hook(python, source, system, &path, "get_requires_for_build_wheel", None, env)?;
@@ -151,6 +242,43 @@ pub(crate) fn build_environment(
     Ok(path)
 }
 
+/// What identifies an installed distribution by content: the sha256 of the wheel
+/// bo unpacked there, else the `RECORD` files of its `.dist-info` directories
+/// (bo checks every file against RECORD as it installs), else its path.
+fn distribution_identity(location: &Path) -> String {
+    if let Some(sha256) = super::wheel::recorded_hash(location) {
+        return sha256;
+    }
+    let mut records: Vec<(String, Vec<u8>)> = std::fs::read_dir(location)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dist-info"))
+        .map(|p| {
+            (
+                p.to_string_lossy().into_owned(),
+                std::fs::read(p.join("RECORD")).unwrap_or_default(),
+            )
+        })
+        .collect();
+    if records.is_empty() {
+        return location.to_string_lossy().into_owned();
+    }
+    records.sort();
+    let mut hasher = Sha256::new();
+    for (name, record) in records {
+        hasher.update(
+            Path::new(&name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        hasher.update(record);
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Builds a wheel from `sdist` with `python`, or returns the one built before.
 /// `install` installs requirements (PEP 508 strings) and returns their `sys.path`
 /// entries.
@@ -159,16 +287,33 @@ pub fn build_wheel(
     python: &str,
     cache: &Path,
     install: &dyn Fn(&[String]) -> Result<Vec<PathBuf>, String>,
-    env: &[(String, String)],
+    env: &HookEnv,
 ) -> Result<PathBuf, String> {
     let name = sdist.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let fail = |message: String| format!("building a wheel from {name} failed: {message}");
     let bytes = std::fs::read(sdist).map_err(|e| fail(e.to_string()))?;
+    std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".build-")
+        .tempdir_in(cache)
+        .map_err(|e| fail(e.to_string()))?;
+    let source = work.path().join("src");
+    crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
+    let system = build_system(&source).map_err(&fail)?;
+    // The build environment first: it is part of what makes the wheel (one
+    // buildout's index must not stand in for another's setuptools through the
+    // shared cache).
+    let path = build_environment(python, &source, &system, install, env).map_err(&fail)?;
     let mut key = Sha256::new();
     key.update(&bytes);
     key.update(python.as_bytes());
+    key.update(system.backend.as_bytes());
+    for entry in &path {
+        key.update(b"\0build-requirement\0");
+        key.update(distribution_identity(entry).as_bytes());
+    }
     // A custom build (its build_ext options, its environment) is another build.
-    for (name, value) in env {
+    for (name, value) in &env.vars {
         key.update(format!("\0{name}=").as_bytes());
         // A config file counts by what it says, not where it was written.
         match name.as_str() {
@@ -187,16 +332,7 @@ pub fn build_wheel(
     {
         return Ok(wheel);
     }
-    std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
-    let work = tempfile::Builder::new()
-        .prefix(".build-")
-        .tempdir_in(cache)
-        .map_err(|e| fail(e.to_string()))?;
-    let source = work.path().join("src");
-    crate::archive::extract(sdist, &source, true, false).map_err(|e| fail(e.to_string()))?;
-    let system = build_system(&source).map_err(&fail)?;
     crate::progress::println(&format!("Building a wheel from {name} ({})", system.backend));
-    let path = build_environment(python, &source, &system, install, env).map_err(&fail)?;
     let out = work.path().join("dist");
     std::fs::create_dir_all(&out).map_err(|e| fail(e.to_string()))?;
     let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out), env).map_err(&fail)?;

@@ -43,7 +43,7 @@ pub enum WheelError {
 /// another one installs under the same file name.
 const RECORDED_HASH: &str = ".bo-wheel-sha256";
 
-fn recorded_hash(entry: &Path) -> Option<String> {
+pub(crate) fn recorded_hash(entry: &Path) -> Option<String> {
     std::fs::read_to_string(entry.join(RECORDED_HASH))
         .ok()
         .map(|h| h.trim().to_ascii_lowercase())

@@ -76,30 +76,39 @@ fn path_dirs() -> Vec<PathBuf> {
 impl Confinement {
     /// Prepares the confinement for a program `program` run by `grant`'s part.
     pub fn prepare(grant: &PartGrant, program: &Path, allow_network: bool) -> Result<Confinement, String> {
+        let read: Vec<PathBuf> = grant.read.clone();
+        Confinement::for_paths(&read, &grant.write, program, allow_network)
+    }
+
+    /// Prepares the confinement for `program` reading (and executing from) `read`
+    /// besides the system and `PATH`, writing only `write` and its private home.
+    /// bo's own builds of source distributions run so (their `setup.py` is code
+    /// the configuration chose), as do the programs parts run.
+    pub fn for_paths(read: &[PathBuf], write: &[PathBuf], program: &Path, allow_network: bool) -> Result<Confinement, String> {
         let home = tempfile::Builder::new()
             .prefix("bo-run-")
             .tempdir()
             .map_err(|e| format!("cannot create a private directory for the program: {e}"))?;
         #[cfg(target_os = "linux")]
         {
-            let mut read: Vec<PathBuf> = SYSTEM.iter().map(PathBuf::from).collect();
+            let mut readable: Vec<PathBuf> = SYSTEM.iter().map(PathBuf::from).collect();
             if allow_network {
-                read.extend(NETWORK.iter().map(PathBuf::from));
+                readable.extend(NETWORK.iter().map(PathBuf::from));
             }
-            read.extend(path_dirs());
-            read.extend(grant.read.iter().cloned());
+            readable.extend(path_dirs());
+            readable.extend(read.iter().cloned());
             if let Some(dir) = std::fs::canonicalize(program).ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
-                read.push(dir);
+                readable.push(dir);
             }
-            let mut write: Vec<PathBuf> = grant.write.clone();
-            write.push(home.path().to_path_buf());
+            let mut writable: Vec<PathBuf> = write.to_vec();
+            writable.push(home.path().to_path_buf());
             let devices: Vec<PathBuf> = DEVICES.iter().map(PathBuf::from).collect();
             let no_unix_sockets = linux::unix_socket_filter();
             // Fully, or not at all: a kernel that can only do part of it (no TCP
             // rules, no scoping) counts as one that cannot confine.
-            let (ruleset, mut unconfined) = match linux::ruleset(&read, &write, &devices, allow_network, true) {
+            let (ruleset, mut unconfined) = match linux::ruleset(&readable, &writable, &devices, allow_network, true) {
                 Ok(Some(ruleset)) => (Some(ruleset), false),
-                _ => (linux::ruleset(&read, &write, &devices, allow_network, false)?, true),
+                _ => (linux::ruleset(&readable, &writable, &devices, allow_network, false)?, true),
             };
             unconfined |= no_unix_sockets.is_none() || !linux::user_namespaces();
             Ok(Confinement {
@@ -112,7 +121,7 @@ impl Confinement {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (grant, program, allow_network);
+            let _ = (read, write, program, allow_network);
             Ok(Confinement { home, unconfined: true })
         }
     }

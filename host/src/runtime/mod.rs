@@ -11,7 +11,7 @@ pub mod bundled {
 }
 pub mod cache;
 mod clock;
-mod confine;
+pub mod confine;
 pub mod host;
 mod python_host;
 mod sandbox;
@@ -84,6 +84,7 @@ pub enum RecipeError {
 }
 
 /// A component ready to instantiate, with what it declared.
+#[derive(Clone)]
 pub struct LoadedRecipe {
     pub name: String,
     pub digest: String,
@@ -298,7 +299,15 @@ impl Runtime {
             message,
         };
         if let Some(found) = self.loaded.lock().unwrap().get(digest) {
-            return Ok(found.clone());
+            // Named as this reference names it (another part may call the same
+            // component `zc.recipe.egg:custom`).
+            if found.name == name {
+                return Ok(found.clone());
+            }
+            return Ok(Arc::new(LoadedRecipe {
+                name: name.to_string(),
+                ..(**found).clone()
+            }));
         }
         let component: Component = match self.cache.precompiled(&self.engine, digest) {
             Some(component) => component,

@@ -87,14 +87,28 @@ impl ExtendsPolicy {
     /// `~/.buildout` or a directory granted with `buildout:outside`; the refusal
     /// names the grant.
     pub fn own_or_granted(&self, path: &Path) -> Result<(), String> {
+        self.check(path, false)
+    }
+
+    /// Like [`ExtendsPolicy::own_or_granted`], for a directory bo reads as a
+    /// whole (a find-links directory): the refusal names the directory itself.
+    pub fn own_or_granted_dir(&self, dir: &Path) -> Result<(), String> {
+        self.check(dir, true)
+    }
+
+    fn check(&self, path: &Path, whole_dir: bool) -> Result<(), String> {
         let resolved = canonical(path);
         let user_or_granted = self.user_dir.iter().chain(&self.outside).any(|d| resolved.starts_with(d));
         if user_or_granted {
             return Ok(());
         }
         self.in_own_tree(&resolved).map_err(|why| {
-            let grant_dir = resolved.parent().unwrap_or(&resolved).display().to_string();
-            format!("{why}: grant it with `--grant {CONFIG_GRANTEE}:outside={grant_dir}`")
+            let grant_dir = if whole_dir {
+                &resolved
+            } else {
+                resolved.parent().unwrap_or(&resolved)
+            };
+            format!("{why}: grant it with `--grant {CONFIG_GRANTEE}:outside={}`", grant_dir.display())
         })
     }
 }

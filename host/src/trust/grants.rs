@@ -261,8 +261,9 @@ impl PartGrant {
     pub fn new(part: &str, recipe: &str, declared: &Declared, user: &UserGrants, layout: &Layout) -> Result<PartGrant, Denial> {
         let buildout_dir = layout.directory.as_path();
         // The part's name becomes a directory name: `[/home/x]` or `[../x]` would
-        // point its writable directory anywhere.
-        if !is_file_name(part) {
+        // point its writable directory anywhere; and it is written as a section
+        // header of the state file (`[a:b]` would read back as `[a]`).
+        if !is_file_name(part) || !crate::config::parser::is_section_name(part) {
             return Err(Denial::BadPartName { part: part.to_string() });
         }
         let mut write = vec![layout.parts_directory.join(part)];

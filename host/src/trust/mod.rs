@@ -39,12 +39,13 @@ use crate::config::layers::Origin;
 pub const CONFIG_GRANTEE: &str = "buildout";
 
 /// Whether a value set at `origin` comes from the user rather than the
-/// configuration tree: the command line, or the user's own defaults file (and
-/// files beside it, which only it can extend).
+/// configuration tree: the command line, or the user's own defaults file and what
+/// it extends, as bo reached them (a file's place proves nothing: bo itself writes
+/// files a configuration chose under `~/.buildout` when the eggs store is there).
 pub fn is_users(origin: Option<&Origin>) -> bool {
     match origin {
         Some(Origin::CommandLine) => true,
-        Some(Origin::File { path, .. }) => user_defaults_dir().is_some_and(|dir| canonical(Path::new(path)).starts_with(dir)),
+        Some(Origin::File { users, .. }) => *users,
         _ => false,
     }
 }
