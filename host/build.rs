@@ -45,9 +45,10 @@ impl Bundle {
             match engine.precompile_component(&bytes) {
                 Ok(code) => {
                     let path = out.join(format!("{digest}.cwasm"));
+                    let code_sha256 = hex::encode(sha2::Sha256::digest(&code));
                     std::fs::write(&path, code).unwrap();
                     self.precompiled.push(format!(
-                        "    (\"sha256:{digest}\", include_bytes!({:?})),",
+                        "    (\"sha256:{digest}\", \"{code_sha256}\", include_bytes!({:?})),",
                         path.display().to_string()
                     ));
                 }
@@ -140,7 +141,7 @@ fn main() {
     let code = format!(
         "{}\n/// Recipes built into bo: (name, sha256 digest, component).\npub static BUNDLED: &[(&str, &str, &[u8])] = &[\n{}\n];\n\
          /// The compatibility hash of the engine that precompiled them, if any.\npub static PRECOMPILED_FOR: Option<u64> = {:?};\n\
-         /// Bundled recipes precompiled: (sha256 digest, native code).\npub static PRECOMPILED: &[(&str, &[u8])] = &[\n{}\n];\n",
+         /// Bundled recipes precompiled: (sha256 digest, the code's own sha256, native code).\npub static PRECOMPILED: &[(&str, &str, &[u8])] = &[\n{}\n];\n",
         bundle.statics.join("\n"),
         bundle.entries.join("\n"),
         compatibility,

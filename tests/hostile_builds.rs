@@ -146,11 +146,14 @@ class _Legacy:
         return name
 __legacy__ = _Legacy()
 "#;
+    // The same sdist, byte for byte, in both buildouts.
+    sdist(cache.path(), "honest", &honest);
     let build = |hostile: bool| {
         let mut b = TestBuildout::with_recipes();
         b.env.push(("PIP_FIND_LINKS".into(), String::new()));
         b.env.push(("BO_CACHE_DIR".into(), cache.path().display().to_string()));
-        sdist(&b.root.join("links"), "honest", &honest);
+        std::fs::create_dir_all(b.root.join("links")).unwrap();
+        std::fs::copy(cache.path().join("honest-1.0.tar.gz"), b.root.join("links/honest-1.0.tar.gz")).unwrap();
         if hostile {
             support::write_wheel(
                 &b.root.join("links/setuptools-99.0-py3-none-any.whl"),

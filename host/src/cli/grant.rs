@@ -42,8 +42,13 @@ pub(super) fn grant(config: &Config, grants: &[String], global: bool) -> Result<
                     .map(|source| source.path)
                     .map_err(|e| format!("error: {e}"))?
             };
-            let bytes = std::fs::read(&component).map_err(|e| format!("error: {}: {e}", component.display()))?;
-            let digest = crate::runtime::cache::digest(&bytes);
+            let digest = match crate::runtime::bundled_component(&component) {
+                Some((digest, _)) => digest.to_string(),
+                None => {
+                    let bytes = std::fs::read(&component).map_err(|e| format!("error: {}: {e}", component.display()))?;
+                    crate::runtime::cache::digest(&bytes)
+                }
+            };
             grant.recipe = Some(crate::trust::grants::recipe_identity(&reference, &digest));
         }
         bound.push(grant);

@@ -161,22 +161,18 @@ fn pin_reference(reference: &str, digest: &str) -> String {
 
 use crate::runtime::bundled as embedded;
 
-/// A recipe built into bo, written once into the cache (components load from files).
+/// A recipe built into bo, by the name of its component file in the cache
+/// (`<cache>/bundled/<sha256>.wasm`). The runtime loads it from bo's own bytes
+/// ([`crate::runtime::bundled_component`]): nothing is written, read or hashed on
+/// a first use (the Python and JavaScript components are 12-18 MB).
 fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
     if std::env::var("BO_BUNDLED_RECIPES").is_ok_and(|v| v == "off") {
         return Ok(None);
     }
-    let Some((_, digest, bytes)) = embedded::BUNDLED.iter().find(|(n, _, _)| *n == name) else {
+    let Some((_, digest, _)) = embedded::BUNDLED.iter().find(|(n, _, _)| *n == name) else {
         return Ok(None);
     };
-    let path = crate::fsutil::default_cache_dir()
-        .join("bundled")
-        .join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
-    if !path.is_file() {
-        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        crate::fsutil::write_atomically(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(Some(path))
+    Ok(Some(crate::runtime::bundled_path(digest)))
 }
 
 /// Names of the recipes built into bo.

@@ -195,21 +195,8 @@ impl ComponentCache {
     /// The component for `bytes`: deserialized from the cache, else compiled and
     /// stored for next time (a cache that cannot be written only costs speed).
     pub fn component(&self, engine: &Engine, name: &str, digest: &str, bytes: &[u8]) -> anyhow::Result<Component> {
-        if let Some(component) = self.precompiled(engine, digest) {
+        if let Some(component) = self.precompiled(engine, digest).or_else(|| self.shipped(engine, digest)) {
             return Ok(component);
-        }
-        // A bundled recipe comes precompiled with bo, for an engine like this one.
-        let shipped = super::bundled::PRECOMPILED
-            .iter()
-            .find(|(d, _)| *d == digest)
-            .filter(|_| super::bundled::PRECOMPILED_FOR == Some(self.compatibility));
-        if let Some((_, code)) = shipped {
-            // SAFETY: native code built into bo's own binary by its build, for an
-            // engine with this compatibility hash.
-            if let Ok(component) = unsafe { Component::deserialize(engine, code) } {
-                self.keep(digest, code);
-                return Ok(component);
-            }
         }
         // Compiling a large component takes seconds: say so (once per recipe).
         if bytes.len() > 4 << 20 {
@@ -222,8 +209,38 @@ impl ComponentCache {
         Ok(component)
     }
 
+    /// A bundled recipe's code as bo's build precompiled it, for an engine like
+    /// this one (and kept in the cache for the next run, which maps it).
+    pub fn shipped(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let shipped = super::bundled::PRECOMPILED
+            .iter()
+            .find(|(d, _, _)| *d == digest)
+            .filter(|_| super::bundled::PRECOMPILED_FOR == Some(self.compatibility));
+        let (_, code_sha256, code) = shipped?;
+        // Written to the cache first, then mapped from there as a warm run maps
+        // it: only the pages used are read, and the 35 MB of a Python recipe's
+        // code are not copied into memory as well (its sha256 is known from the
+        // build, so recording it hashes nothing).
+        self.keep_hashed(digest, code, code_sha256);
+        if let Some(component) = self.precompiled(engine, digest) {
+            return Some(component);
+        }
+        // A cache that cannot be written: from bo's own bytes.
+        // SAFETY: native code built into bo's own binary by its build, for an
+        // engine with this compatibility hash.
+        if let Ok(component) = unsafe { Component::deserialize(engine, code) } {
+            return Some(component);
+        }
+        None
+    }
+
     /// Stores `serialized` as the entry for `digest`, with bo's record of it.
     fn keep(&self, digest: &str, serialized: &[u8]) {
+        self.keep_hashed(digest, serialized, &hex::encode(Sha256::digest(serialized)));
+    }
+
+    /// Like [`ComponentCache::keep`], for code whose sha256 is known.
+    fn keep_hashed(&self, digest: &str, serialized: &[u8], sha256: &str) {
         let entry = self.entry(digest);
         if store(&entry, serialized).is_ok()
             && let Ok(meta) = std::fs::symlink_metadata(&entry)
@@ -231,7 +248,7 @@ impl ComponentCache {
             self.store_record(
                 digest,
                 &Record {
-                    sha256: hex::encode(Sha256::digest(serialized)),
+                    sha256: sha256.to_string(),
                     identity: Identity::of(&meta),
                     manifest: None,
                 },

@@ -239,6 +239,23 @@ fn start_epoch_ticker(engine: &Engine) {
     });
 }
 
+/// Where a bundled recipe's component is named (it is never written there: see
+/// [`bundled_component`]).
+pub fn bundled_path(digest: &str) -> PathBuf {
+    crate::fsutil::default_cache_dir()
+        .join("bundled")
+        .join(format!("{}.wasm", digest.trim_start_matches("sha256:")))
+}
+
+/// A bundled recipe's digest and bytes, built into bo, if `path` is its
+/// [`bundled_path`]: its digest is known from bo's build.
+pub fn bundled_component(path: &Path) -> Option<(&'static str, &'static [u8])> {
+    bundled::BUNDLED
+        .iter()
+        .find(|(_, digest, _)| bundled_path(digest) == path)
+        .map(|(_, digest, bytes)| (*digest, *bytes))
+}
+
 impl Runtime {
     pub fn new(cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Runtime> {
         // build.rs precompiles the bundled recipes with the same settings: keep
@@ -279,6 +296,9 @@ impl Runtime {
             recipe: name.to_string(),
             message,
         };
+        if let Some((digest, bytes)) = bundled_component(path) {
+            return self.load_with(name, digest, || Ok(bytes.to_vec()));
+        }
         let digest = self
             .cache
             .file_digest(path)
@@ -309,7 +329,11 @@ impl Runtime {
                 ..(**found).clone()
             }));
         }
-        let component: Component = match self.cache.precompiled(&self.engine, digest) {
+        let found = self
+            .cache
+            .precompiled(&self.engine, digest)
+            .or_else(|| self.cache.shipped(&self.engine, digest));
+        let component: Component = match found {
             Some(component) => component,
             None => {
                 let bytes = bytes().map_err(load_error)?;
