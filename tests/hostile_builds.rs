@@ -274,3 +274,58 @@ fn relative_and_local_settings_are_the_buildouts() {
             .any(|p| p.to_string_lossy().contains("corpsecret"))
     );
 }
+
+/// A custom build's `include-dirs` outside the buildout do not open them to the
+/// build (found by an attack: `include-dirs = ~/.ssh` put a key into the wheel),
+/// and a backend that names a file of yours elsewhere as the wheel it built does
+/// not get it installed.
+#[test]
+fn a_build_cannot_take_files_from_outside_through_its_options_or_answers() {
+    let (_keep, secret) = canary();
+    let outside = secret.parent().unwrap().to_path_buf();
+    let mut b = TestBuildout::with_recipes();
+    b.env.push(("PIP_FIND_LINKS".into(), String::new()));
+    let setup = format!(
+        "from setuptools import setup\ntry:\n    r = open({:?}).read().strip()\nexcept Exception:\n    r = 'denied'\nopen('peek.py', 'w').write('R = %r\\n' % r)\nsetup(name='peek', version='1.0', py_modules=['peek'])\n",
+        secret.display().to_string()
+    );
+    sdist(&b.root.join("links"), "peek", &[("setup.py", &setup)]);
+    b.write(
+        "buildout.cfg",
+        &format!(
+            "[buildout]\nparts = peek py\nfind-links = ${{buildout:directory}}/links\nindex = {}\n\n[peek]\nrecipe = zc.recipe.egg:custom\ninclude-dirs = {}\n\n[py]\nrecipe = zc.recipe.egg\neggs = peek\ninterpreter = py\n",
+            support::json_index(),
+            outside.display()
+        ),
+    );
+    let got = b.bo(&["-U", "--grant", "buildout:host=127.0.0.1", "--grant", "peek:build=peek", "build"]);
+    assert_eq!(got.code, 0, "{}\n{}", got.stdout, got.stderr);
+    assert_eq!(python_says(&b.root.join("bin/py"), "import peek; print(peek.R)"), "denied");
+
+    let private = outside.join("corpsecret-1.0-py3-none-any.whl");
+    support::write_wheel(&private, "corpsecret", "1.0", &[("corpsecret.py", "X = 1\n")]);
+    let backend = format!(
+        "def get_requires_for_build_wheel(config=None):\n    return []\ndef build_wheel(wheel_directory, config=None, metadata_directory=None):\n    return {:?}\n",
+        private.display().to_string()
+    );
+    let c = TestBuildout::with_recipes();
+    sdist(
+        &c.root.join("links"),
+        "absw",
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"evilbackend\"\nbackend-path = [\".\"]\n",
+            ),
+            ("evilbackend.py", &backend),
+        ],
+    );
+    c.write(
+        "buildout.cfg",
+        "[buildout]\nparts = absw\nfind-links = ${buildout:directory}/links\n\n[absw]\nrecipe = zc.recipe.egg:custom\n",
+    );
+    let got = c.bo(&["-U", "--grant", "absw:build=absw", "build"]);
+    assert_ne!(got.code, 0, "{}", got.stdout);
+    assert!(got.stderr.contains("not a wheel it made in the output directory"), "{}", got.stderr);
+    assert!(!support::walk(&c.root).iter().any(|p| p.to_string_lossy().contains("corpsecret")));
+}

@@ -42,8 +42,12 @@ pub struct CustomBuild {
 impl CustomBuild {
     /// The environment of the build hooks: the part's variables, DIST_EXTRA_CONFIG
     /// naming a `[build_ext]` file written in `scratch`, and the include and library
-    /// directories the confined build may read.
-    fn hook_env(&self, scratch: &Path) -> Result<sdist::HookEnv, String> {
+    /// directories the confined build may read: only those inside `tree` (the
+    /// buildout, where develop-eggs lies) and in no hidden directory there, since
+    /// the configuration names them (`include-dirs = ~/.ssh` would put a key into
+    /// the wheel); the system's are readable anyway.
+    fn hook_env(&self, scratch: &Path, tree: &Path) -> Result<sdist::HookEnv, String> {
+        let tree = crate::trust::canonical(tree);
         let mut text = String::from("[build_ext]\n");
         let mut read = Vec::new();
         for (name, value) in &self.build_ext {
@@ -55,7 +59,12 @@ impl CustomBuild {
                 return Err(format!("option {name}: one line expected, got {value:?}"));
             }
             if matches!(name.as_str(), "include-dirs" | "library-dirs" | "rpath") {
-                read.extend(std::env::split_paths(value).filter(|p| p.is_absolute()));
+                read.extend(
+                    std::env::split_paths(value)
+                        .filter(|p| p.is_absolute())
+                        .map(|p| crate::trust::canonical(&p))
+                        .filter(|p| p.starts_with(&tree) && crate::trust::hidden_component(&tree, p).is_none()),
+                );
             }
             text.push_str(&format!("{} = {value}\n", name.replace('-', "_")));
         }
@@ -144,7 +153,7 @@ pub fn build_custom(
         .ok_or_else(|| format!("Couldn't find a source distribution for '{requirement}' (a custom build is made from source)"))?;
     let file = index.fetch(sdist)?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let env = build.hook_env(scratch.path())?;
+    let env = build.hook_env(scratch.path(), develop_eggs.parent().unwrap_or(develop_eggs))?;
     let install = install_build_requirements(settings);
     let built = sdist::build_wheel(&file, &settings.executable, &settings.index.cache.join("built"), &install, &env)?;
     std::fs::create_dir_all(develop_eggs).map_err(|e| format!("cannot create {}: {e}", develop_eggs.display()))?;
@@ -163,7 +172,7 @@ pub fn build_custom(
 pub fn develop_custom(dir: &Path, build: &CustomBuild, settings: &InstallSettings, develop_eggs: &Path) -> Result<DevelopDist, String> {
     granted(settings, &develop::declared_name(dir))?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let env = build.hook_env(scratch.path())?;
+    let env = build.hook_env(scratch.path(), develop_eggs.parent().unwrap_or(develop_eggs))?;
     let install = install_build_requirements(settings);
     develop::prepare(dir, &settings.executable, develop_eggs, &install, &env)
 }

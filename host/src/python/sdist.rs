@@ -105,7 +105,14 @@ fn interpreter_trees(python: &str) -> Vec<PathBuf> {
     let mut trees = Vec::new();
     for path in [Some(given.to_path_buf()), std::fs::canonicalize(given).ok()].into_iter().flatten() {
         if let Some(prefix) = path.parent().and_then(Path::parent).filter(|p| p.components().count() > 1) {
-            trees.push(prefix.to_path_buf());
+            // `~/bin/python3` would open the whole home directory: then only the
+            // installation's own directories.
+            let home = std::env::var_os("HOME").map(|h| crate::trust::canonical(Path::new(&h)));
+            if home.as_ref().is_some_and(|h| h.starts_with(prefix)) {
+                trees.extend(["bin", "lib", "lib64", "include"].map(|d| prefix.join(d)));
+            } else {
+                trees.push(prefix.to_path_buf());
+            }
         }
     }
     trees
@@ -328,7 +335,7 @@ pub fn build_wheel(
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .find(|p| p.extension().is_some_and(|e| e == "whl") && std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()))
     {
         return Ok(wheel);
     }
@@ -337,6 +344,15 @@ pub fn build_wheel(
     std::fs::create_dir_all(&out).map_err(|e| fail(e.to_string()))?;
     let built = run_hook(python, &source, &system, &path, "build_wheel", Some(&out), env).map_err(&fail)?;
     let built = built.as_str().ok_or_else(|| fail(format!("build_wheel returned {built}")))?;
+    // The backend names a file in the output directory: one plain wheel name and
+    // a regular file there (not a path or a link to a file of yours elsewhere).
+    let made = out.join(built);
+    let plain = crate::trust::grants::is_file_name(built) && !built.starts_with('.') && built.ends_with(".whl");
+    if !plain || !std::fs::symlink_metadata(&made).is_ok_and(|m| m.file_type().is_file()) {
+        return Err(fail(format!(
+            "build_wheel returned {built:?}, not a wheel it made in the output directory"
+        )));
+    }
     // Kept only once complete: a rename of the whole directory.
     let staged = work.path().join("done");
     std::fs::create_dir_all(&staged).map_err(|e| fail(e.to_string()))?;
