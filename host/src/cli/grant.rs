@@ -42,7 +42,7 @@ pub(super) fn grant(config: &Config, grants: &[String], global: bool) -> Result<
                     .map(|source| source.path)
                     .map_err(|e| format!("error: {e}"))?
             };
-            let digest = match crate::runtime::bundled_component(&component) {
+            let digest = match crate::runtime::bundled::component(&component) {
                 Some((digest, _)) => digest.to_string(),
                 None => {
                     let bytes = std::fs::read(&component).map_err(|e| format!("error: {}: {e}", component.display()))?;

@@ -167,32 +167,31 @@ impl ClassicRecipe {
     /// Buildout's `__buildout_signature__` for the part: the distributions that
     /// make up the recipe, so that a new version of any of them reinstalls it.
     pub fn signature(&self, runner_digest: &str) -> String {
+        format!("{}-{}", self.project, self.distributions_hash(runner_digest))
+    }
+
+    /// 16 hex digits of a sha256 of `seed` and each distribution's name, version
+    /// and sha256.
+    fn distributions_hash(&self, seed: &str) -> String {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
-        hasher.update(runner_digest.as_bytes());
+        hasher.update(seed.as_bytes());
         for d in &self.distributions {
             hasher.update(format!("\n{} {} {}", d.name, d.version, d.sha256).as_bytes());
         }
-        let hex = hex::encode(hasher.finalize());
-        format!("{}-{}", self.project, &hex[..16])
+        hex::encode(hasher.finalize())[..16].to_string()
     }
 
     /// What identifies this recipe for grants bound to it: its reference and the
     /// content of every distribution it runs (their sha256s). A name alone would
     /// follow whatever the configuration's index or find-links serve under it.
     pub fn identity(&self) -> String {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        for d in &self.distributions {
-            hasher.update(format!("{} {} {}\n", d.name, d.version, d.sha256).as_bytes());
-        }
-        let hex = hex::encode(hasher.finalize());
         let entry = if self.entry == "default" {
             String::new()
         } else {
             format!(":{}", self.entry)
         };
-        format!("{}{entry}#sha256:{}", self.project, &hex[..16])
+        format!("{}{entry}#sha256:{}", self.project, self.distributions_hash(""))
     }
 
     /// What the part may use: a classic recipe cannot declare its needs, so it is

@@ -119,7 +119,7 @@ fn run_one(build: &Build, name: &str) -> Result<Vec<(String, String)>, String> {
             target,
             uninstall: None,
         };
-        let grant = grant(build, &project, &runner, &recipe).map_err(|e| e.to_string())?;
+        let grant = grant(build, &project, &recipe).map_err(|e| e.to_string())?;
         let granted = granted_list(build, &project);
         let found = build
             .runtime
@@ -171,12 +171,7 @@ fn root_files(values: &[String], directory: &Path) -> Vec<String> {
 
 /// What the extension may do: what the user granted its name (bound to the
 /// extension), its distributions read-only, no part directory.
-fn grant(
-    build: &Build,
-    project: &str,
-    _runner: &crate::runtime::LoadedRecipe,
-    recipe: &ClassicRecipe,
-) -> Result<PartGrant, crate::trust::grants::Denial> {
+fn grant(build: &Build, project: &str, recipe: &ClassicRecipe) -> Result<PartGrant, crate::trust::grants::Denial> {
     let user = build::grants_for(&build.grants, project, &recipe.identity());
     let writes = user.values(project, GrantKind::Write);
     let files = root_files(&writes, &build.layout.directory);

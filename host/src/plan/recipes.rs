@@ -130,7 +130,7 @@ pub fn resolve(reference: &str, buildout_dir: &Path) -> Result<RecipeSource, Str
         }
     }
     for (file, entry) in &files {
-        if let Some(path) = bundled(file.trim_end_matches(".wasm"))? {
+        if let Some(path) = crate::runtime::bundled::by_name(file.trim_end_matches(".wasm")) {
             return Ok(RecipeSource {
                 reference: reference.to_string(),
                 path,
@@ -159,25 +159,9 @@ fn pin_reference(reference: &str, digest: &str) -> String {
     format!("{base}@{digest}")
 }
 
-use crate::runtime::bundled as embedded;
-
-/// A recipe built into bo, by the name of its component file in the cache
-/// (`<cache>/bundled/<sha256>.wasm`). The runtime loads it from bo's own bytes
-/// ([`crate::runtime::bundled_component`]): nothing is written, read or hashed on
-/// a first use (the Python and JavaScript components are 12-18 MB).
-fn bundled(name: &str) -> Result<Option<PathBuf>, String> {
-    if std::env::var("BO_BUNDLED_RECIPES").is_ok_and(|v| v == "off") {
-        return Ok(None);
-    }
-    let Some((_, digest, _)) = embedded::BUNDLED.iter().find(|(n, _, _)| *n == name) else {
-        return Ok(None);
-    };
-    Ok(Some(crate::runtime::bundled_path(digest)))
-}
-
 /// Names of the recipes built into bo.
 pub fn bundled_names() -> Vec<&'static str> {
-    embedded::BUNDLED.iter().map(|(n, _, _)| *n).collect()
+    crate::runtime::bundled::names()
 }
 
 /// Where packaged recipes live: `<prefix>/share/bo/recipes` beside the `bo` binary

@@ -91,11 +91,9 @@ fn build_environment_base() -> Vec<(String, String)> {
         "PKG_CONFIG_PATH",
         "MAKEFLAGS",
     ];
-    std::env::vars()
-        .filter(|(k, _)| {
-            matches!(k.as_str(), "PATH" | "LANG" | "LANGUAGE" | "TERM" | "TZ") || k.starts_with("LC_") || BUILD.contains(&k.as_str())
-        })
-        .collect()
+    let mut vars = crate::trust::program_environment();
+    vars.extend(std::env::vars().filter(|(k, _)| BUILD.contains(&k.as_str())));
+    vars
 }
 
 /// Where an interpreter's installation lives, as given and as resolved (a venv's

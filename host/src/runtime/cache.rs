@@ -195,9 +195,15 @@ impl ComponentCache {
     /// The component for `bytes`: deserialized from the cache, else compiled and
     /// stored for next time (a cache that cannot be written only costs speed).
     pub fn component(&self, engine: &Engine, name: &str, digest: &str, bytes: &[u8]) -> anyhow::Result<Component> {
-        if let Some(component) = self.precompiled(engine, digest).or_else(|| self.shipped(engine, digest)) {
-            return Ok(component);
+        match self.precompiled(engine, digest).or_else(|| self.shipped(engine, digest)) {
+            Some(component) => Ok(component),
+            None => self.compile(engine, name, digest, bytes),
         }
+    }
+
+    /// Compiles `bytes` (which neither the cache nor bo's build has) and stores
+    /// the code for next time.
+    pub fn compile(&self, engine: &Engine, name: &str, digest: &str, bytes: &[u8]) -> anyhow::Result<Component> {
         // Compiling a large component takes seconds: say so (once per recipe).
         if bytes.len() > 4 << 20 {
             crate::progress::info(&format!("Compiling {name} ({} MiB, once)...", bytes.len() >> 20));

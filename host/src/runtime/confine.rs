@@ -76,8 +76,7 @@ fn path_dirs() -> Vec<PathBuf> {
 impl Confinement {
     /// Prepares the confinement for a program `program` run by `grant`'s part.
     pub fn prepare(grant: &PartGrant, program: &Path, allow_network: bool) -> Result<Confinement, String> {
-        let read: Vec<PathBuf> = grant.read.clone();
-        Confinement::for_paths(&read, &grant.write, program, allow_network)
+        Confinement::for_paths(&grant.read, &grant.write, program, allow_network)
     }
 
     /// Prepares the confinement for `program` reading (and executing from) `read`

@@ -255,7 +255,7 @@ impl Host for PartState {
             .args(&request.args)
             .current_dir(&cwd)
             .env_clear()
-            .envs(allowed_environment())
+            .envs(crate::trust::program_environment())
             .env("HOME", confinement.home.path())
             .env("TMPDIR", confinement.home.path())
             .envs(self.grant.visible_env())
@@ -335,14 +335,6 @@ impl PartState {
             Err(denied())
         }
     }
-}
-
-/// bo's environment a program sees: `PATH`, the locale and the terminal; nothing
-/// else (no `BASH_ENV`, `MAKEFLAGS`, `GIT_CONFIG_*`, `TAR_OPTIONS`, credentials...).
-fn allowed_environment() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(k, _)| matches!(k.as_str(), "PATH" | "LANG" | "LANGUAGE" | "TERM" | "TZ") || k.starts_with("LC_"))
-        .collect()
 }
 
 /// Variables a recipe may not set for a program: they choose what runs or is

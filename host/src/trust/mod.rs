@@ -67,6 +67,15 @@ pub fn user_defaults_dir() -> Option<PathBuf> {
     Some(canonical(file.parent()?))
 }
 
+/// Your environment a program bo runs natively sees (a granted program, a source
+/// build): `PATH`, the locale and the terminal; nothing else (no `BASH_ENV`,
+/// `MAKEFLAGS`, `GIT_CONFIG_*`, `TAR_OPTIONS`, credentials...).
+pub fn program_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| matches!(k.as_str(), "PATH" | "LANG" | "LANGUAGE" | "TERM" | "TZ") || k.starts_with("LC_"))
+        .collect()
+}
+
 /// `path` made absolute and lexically normalised, then resolved as far as it exists
 /// (symlinks included); the missing rest is appended as written.
 pub fn canonical(path: &Path) -> PathBuf {
