@@ -32,6 +32,7 @@ impl BuildServices {
         let build = CustomBuild {
             build_ext: build_ext.to_vec(),
             environment,
+            tree: self.directory.clone(),
         };
         let develop_eggs = self.develop_eggs_directory();
         let dist = custom::build_custom(requirement, &build, &settings, &develop_eggs).map_err(|e| format!("part {part}: {e}"))?;
@@ -53,6 +54,7 @@ impl BuildServices {
         let build = CustomBuild {
             build_ext: build_ext.to_vec(),
             environment: Vec::new(),
+            tree: self.directory.clone(),
         };
         crate::progress::info(&format!("Develop: '{}'", real.display()));
         let dist =

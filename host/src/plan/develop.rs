@@ -73,6 +73,10 @@ pub(super) fn prepare(
                 dir.display()
             ));
         }
+        // Checked again now: an earlier project's build could write its own tree,
+        // and `develop = a a/b` would have it make `a/b` a link out.
+        tree.own_or_granted(&dir)
+            .map_err(|why| format!("develop: bo will not build {} for this configuration: {why}", dir.display()))?;
         crate::progress::info(&format!("Develop: '{}'", dir.display()));
         let install = |requirements: &[String]| -> Result<Vec<PathBuf>, String> {
             Ok(crate::python::install(requirements, &settings_for)?

@@ -37,17 +37,20 @@ pub struct CustomBuild {
     /// (zc.recipe.egg option name, value), values as zc.recipe.egg normalised them.
     pub build_ext: Vec<(String, String)>,
     pub environment: Vec<(String, String)>,
+    /// The buildout directory: include and library directories are readable to
+    /// the build only inside it.
+    pub tree: PathBuf,
 }
 
 impl CustomBuild {
     /// The environment of the build hooks: the part's variables, DIST_EXTRA_CONFIG
     /// naming a `[build_ext]` file written in `scratch`, and the include and library
-    /// directories the confined build may read: only those inside `tree` (the
-    /// buildout, where develop-eggs lies) and in no hidden directory there, since
+    /// directories the confined build may read: only those inside the buildout
+    /// directory and in no hidden directory there, since
     /// the configuration names them (`include-dirs = ~/.ssh` would put a key into
     /// the wheel); the system's are readable anyway.
-    fn hook_env(&self, scratch: &Path, tree: &Path) -> Result<sdist::HookEnv, String> {
-        let tree = crate::trust::canonical(tree);
+    fn hook_env(&self, scratch: &Path) -> Result<sdist::HookEnv, String> {
+        let tree = crate::trust::canonical(&self.tree);
         let mut text = String::from("[build_ext]\n");
         let mut read = Vec::new();
         for (name, value) in &self.build_ext {
@@ -153,7 +156,7 @@ pub fn build_custom(
         .ok_or_else(|| format!("Couldn't find a source distribution for '{requirement}' (a custom build is made from source)"))?;
     let file = index.fetch(sdist)?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let env = build.hook_env(scratch.path(), develop_eggs.parent().unwrap_or(develop_eggs))?;
+    let env = build.hook_env(scratch.path())?;
     let install = install_build_requirements(settings);
     let built = sdist::build_wheel(&file, &settings.executable, &settings.index.cache.join("built"), &install, &env)?;
     std::fs::create_dir_all(develop_eggs).map_err(|e| format!("cannot create {}: {e}", develop_eggs.display()))?;
@@ -172,7 +175,7 @@ pub fn build_custom(
 pub fn develop_custom(dir: &Path, build: &CustomBuild, settings: &InstallSettings, develop_eggs: &Path) -> Result<DevelopDist, String> {
     granted(settings, &develop::declared_name(dir))?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let env = build.hook_env(scratch.path(), develop_eggs.parent().unwrap_or(develop_eggs))?;
+    let env = build.hook_env(scratch.path())?;
     let install = install_build_requirements(settings);
     develop::prepare(dir, &settings.executable, develop_eggs, &install, &env)
 }

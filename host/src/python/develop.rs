@@ -10,6 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
 use pep440_rs::Version;
 
 use super::metadata::{self, Metadata};
@@ -29,53 +32,136 @@ pub struct DevelopDist {
 /// The project's name as `pyproject.toml` states it, else its directory's name (for
 /// the grant, before any build code runs).
 pub fn declared_name(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("pyproject.toml"))
+    Dir::open_ambient_dir(dir, ambient_authority())
+        .and_then(|d| d.read_to_string("pyproject.toml"))
         .ok()
         .and_then(|text| text.parse::<toml_edit::DocumentMut>().ok())
         .and_then(|doc| doc.get("project")?.get("name")?.as_str().map(String::from))
         .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
-fn location(dir: &Path) -> PathBuf {
-    let src = dir.join("src");
-    if src.is_dir() { src } else { dir.to_path_buf() }
+/// Where the project's importable code lies, opened: its `src/` if it has one,
+/// else its root. `project` is the handle on the project's (canonical) directory
+/// `dir`; `src` may be a link only within it (cap-std refuses one leading out, as
+/// `src -> ~` would have bo write the metadata into the home directory).
+fn location(project: &Dir, dir: &Path) -> Result<(Dir, PathBuf), String> {
+    match project.symlink_metadata("src") {
+        Ok(meta) if meta.is_dir() || meta.file_type().is_symlink() => {
+            let handle = project
+                .open_dir("src")
+                .map_err(|e| format!("{}/src: bo uses only a source directory inside the project: {e}", dir.display()))?;
+            let real = std::fs::canonicalize(dir.join("src")).map_err(|e| format!("{}/src: {e}", dir.display()))?;
+            if !real.starts_with(dir) {
+                return Err(format!("{}/src leads out of the project", dir.display()));
+            }
+            Ok((handle, real))
+        }
+        _ => Ok((project.try_clone().map_err(|e| e.to_string())?, dir.to_path_buf())),
+    }
 }
 
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn modified(dir: &Dir, name: &str) -> Option<std::time::SystemTime> {
+    dir.metadata(name).and_then(|m| m.modified()).ok().map(|t| t.into_std())
 }
 
-/// A `.dist-info` in `location` newer than every build file of `dir`, if any.
-fn fresh_dist_info(dir: &Path, location: &Path) -> Option<PathBuf> {
+/// Whether `name` is one plain `*.dist-info` directory name (not a path, not hidden).
+fn is_dist_info_name(name: &str) -> bool {
+    crate::trust::grants::is_file_name(name) && !name.starts_with('.') && name.ends_with(".dist-info")
+}
+
+/// The `.dist-info` directory in `location`, if there is one and it is newer than
+/// every build file of the project.
+fn fresh_dist_info(project: &Dir, location: &Dir) -> Option<String> {
     let newest_input = ["pyproject.toml", "setup.py", "setup.cfg"]
         .iter()
-        .filter_map(|f| modified(&dir.join(f)))
+        .filter_map(|f| modified(project, f))
         .max()?;
-    let mut found: Vec<PathBuf> = std::fs::read_dir(location)
+    let mut found: Vec<String> = location
+        .entries()
         .ok()?
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "dist-info"))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_dist_info_name(n))
         .collect();
     if found.len() != 1 {
         return None;
     }
-    let dist_info = found.pop()?;
-    (modified(&dist_info.join("METADATA"))? >= newest_input).then_some(dist_info)
+    let name = found.pop()?;
+    let dist_info = location.open_dir(&name).ok()?;
+    (modified(&dist_info, "METADATA")? >= newest_input).then_some(name)
 }
 
-fn read_dist_info(dist_info: &Path, location: PathBuf) -> Result<DevelopDist, String> {
-    let text = std::fs::read_to_string(dist_info.join("METADATA")).map_err(|e| format!("{}: {e}", dist_info.display()))?;
+fn read_dist_info(location: &Dir, name: &str, path: PathBuf) -> Result<DevelopDist, String> {
+    let shown = path.join(name);
+    let dist_info = location.open_dir(name).map_err(|e| format!("{}: {e}", shown.display()))?;
+    let text = dist_info
+        .read_to_string("METADATA")
+        .map_err(|e| format!("{}: {e}", shown.join("METADATA").display()))?;
     let metadata = metadata::parse(&text)?;
     let version = metadata.version.clone();
-    let entry_points = std::fs::read_to_string(dist_info.join("entry_points.txt")).unwrap_or_default();
+    let entry_points = dist_info.read_to_string("entry_points.txt").unwrap_or_default();
     Ok(DevelopDist {
         name: metadata.name.clone(),
         version,
-        location,
+        location: path,
         console_scripts: super::wheel::console_scripts(&entry_points),
         metadata,
     })
+}
+
+/// Asks the backend for the project's metadata in `scratch` (see the module
+/// comment) and returns the handle on the `.dist-info` it made, with its name.
+/// The backend names it: only one plain `*.dist-info` directory it made in the
+/// scratch directory is taken (an absolute path or `..` would have bo copy a
+/// directory of yours into the tree).
+fn build_metadata(
+    dir: &Path,
+    python: &str,
+    path: &[PathBuf],
+    system: &sdist::BuildSystem,
+    scratch: &Path,
+    env: &sdist::HookEnv,
+) -> Result<(Dir, String), String> {
+    let open = |p: &Path| Dir::open_ambient_dir(p, ambient_authority()).map_err(|e| format!("{}: {e}", p.display()));
+    let made = sdist::run_hook(python, dir, system, path, "prepare_metadata_for_build_wheel", Some(scratch), env)?;
+    let (parent, name) = match made.as_str() {
+        Some(name) => (open(scratch)?, name.to_string()),
+        None => {
+            // No metadata hook: build a wheel and take its .dist-info.
+            let wheels = scratch.join("wheel");
+            std::fs::create_dir_all(&wheels).map_err(|e| e.to_string())?;
+            let built = sdist::run_hook(python, dir, system, path, "build_wheel", Some(&wheels), env)?;
+            let built = built.as_str().unwrap_or_default();
+            let wheel = wheels.join(built);
+            let plain = crate::trust::grants::is_file_name(built) && !built.starts_with('.') && built.ends_with(".whl");
+            if !plain || !std::fs::symlink_metadata(&wheel).is_ok_and(|m| m.file_type().is_file()) {
+                return Err(format!(
+                    "build_wheel returned {built:?}, not a wheel it made in the output directory"
+                ));
+            }
+            let unpacked = scratch.join("unpacked");
+            crate::archive::extract(&wheel, &unpacked, false, false).map_err(|e| e.to_string())?;
+            let handle = open(&unpacked)?;
+            let name = handle
+                .entries()
+                .map_err(|e| e.to_string())?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.ends_with(".dist-info"))
+                .ok_or("the built wheel has no .dist-info")?;
+            (handle, name)
+        }
+    };
+    let is_dir = parent.symlink_metadata(&name).is_ok_and(|m| m.is_dir());
+    if !is_dist_info_name(&name) || !is_dir {
+        return Err(format!(
+            "prepare_metadata_for_build_wheel returned {name:?}, not a .dist-info directory it made in {}",
+            scratch.display()
+        ));
+    }
+    let dist_info = parent.open_dir(&name).map_err(|e| e.to_string())?;
+    Ok((dist_info, name))
 }
 
 /// Prepares the develop project in `dir` (see the module comment). `install`
@@ -88,69 +174,75 @@ pub fn prepare(
     env: &sdist::HookEnv,
 ) -> Result<DevelopDist, String> {
     let fail = |message: String| format!("Couldn't develop '{}': {message}", dir.display());
-    let location = location(dir);
-    let dist = match fresh_dist_info(dir, &location) {
-        Some(dist_info) => read_dist_info(&dist_info, location.clone()).map_err(&fail)?,
+    // Every file bo touches for the project goes through a handle on its real
+    // directory: the build runs in it, and the checkout may hold links.
+    let dir = std::fs::canonicalize(dir).map_err(|e| fail(e.to_string()))?;
+    let project = Dir::open_ambient_dir(&dir, ambient_authority()).map_err(|e| fail(e.to_string()))?;
+    let (location_dir, location_path) = location(&project, &dir).map_err(&fail)?;
+    let dist = match fresh_dist_info(&project, &location_dir) {
+        Some(name) => read_dist_info(&location_dir, &name, location_path.clone()).map_err(&fail)?,
         None => {
-            let system = sdist::build_system(dir).map_err(&fail)?;
-            let path = sdist::build_environment(python, dir, &system, install, env).map_err(&fail)?;
+            let system = sdist::build_system(&dir).map_err(&fail)?;
+            let path = sdist::build_environment(python, &dir, &system, install, env).map_err(&fail)?;
             let scratch = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-            let made = sdist::run_hook(
-                python,
-                dir,
-                &system,
-                &path,
-                "prepare_metadata_for_build_wheel",
-                Some(scratch.path()),
-                env,
-            )
-            .map_err(&fail)?;
-            let dist_info = match made.as_str() {
-                Some(name) => scratch.path().join(name),
-                None => {
-                    // No metadata hook: build a wheel and take its .dist-info.
-                    let wheels = scratch.path().join("wheel");
-                    std::fs::create_dir_all(&wheels).map_err(|e| fail(e.to_string()))?;
-                    let built = sdist::run_hook(python, dir, &system, &path, "build_wheel", Some(&wheels), env).map_err(&fail)?;
-                    let wheel = wheels.join(built.as_str().unwrap_or_default());
-                    let unpacked = scratch.path().join("unpacked");
-                    crate::archive::extract(&wheel, &unpacked, false, false).map_err(|e| fail(e.to_string()))?;
-                    std::fs::read_dir(&unpacked)
-                        .map_err(|e| fail(e.to_string()))?
-                        .flatten()
-                        .map(|e| e.path())
-                        .find(|p| p.extension().is_some_and(|e| e == "dist-info"))
-                        .ok_or_else(|| fail("the built wheel has no .dist-info".into()))?
-                }
-            };
+            let (made, name) = build_metadata(&dir, python, &path, &system, scratch.path(), env).map_err(&fail)?;
+            // The build could write its source tree (make `src` a link): where the
+            // metadata goes is found again, after it ran.
+            let (location_dir, location_path) = location(&project, &dir).map_err(&fail)?;
             // Replace any older .dist-info of the project beside its code.
-            for old in std::fs::read_dir(&location).into_iter().flatten().flatten().map(|e| e.path()) {
-                if old.extension().is_some_and(|e| e == "dist-info") {
-                    let _ = std::fs::remove_dir_all(&old);
+            for old in location_dir.entries().into_iter().flatten().flatten() {
+                let old_name = old.file_name();
+                if !old_name.to_string_lossy().ends_with(".dist-info") {
+                    continue;
                 }
+                let _ = match old.file_type() {
+                    Ok(t) if t.is_dir() => location_dir.remove_dir_all(&old_name),
+                    _ => location_dir.remove_file(&old_name),
+                };
             }
-            let target = location.join(dist_info.file_name().unwrap_or_default());
-            copy_dir(&dist_info, &target).map_err(|e| fail(format!("cannot write {}: {e}", target.display())))?;
-            read_dist_info(&target, location.clone()).map_err(&fail)?
+            let shown = location_path.join(&name);
+            let copied = location_dir
+                .create_dir(&name)
+                .and_then(|_| location_dir.open_dir(&name))
+                .and_then(|target| copy_dir(&made, &target, Path::new(&name)));
+            if let Err(e) = copied {
+                // Nothing half-copied is left to be taken as the project's metadata.
+                let _ = location_dir.remove_dir_all(&name);
+                return Err(fail(format!("cannot write {}: {e}", shown.display())));
+            }
+            read_dist_info(&location_dir, &name, location_path.clone()).map_err(&fail)?
         }
     };
     std::fs::create_dir_all(develop_eggs).map_err(|e| fail(e.to_string()))?;
     let link = develop_eggs.join(format!("{}.egg-link", dist.name));
-    let text = format!("{}\n.", location.display());
+    let text = format!("{}\n.", dist.location.display());
     if std::fs::read_to_string(&link).ok().as_deref() != Some(text.as_str()) {
-        std::fs::write(&link, text).map_err(|e| fail(format!("cannot write {}: {e}", link.display())))?;
+        crate::fsutil::write_atomically(&link, text.as_bytes()).map_err(|e| fail(format!("cannot write {}: {e}", link.display())))?;
     }
     Ok(dist)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)?.flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
+/// Copies the directory tree `from` into the new, empty `to`: directories and
+/// regular files only. A link is refused, not followed (a backend's
+/// `STOLEN -> ~/.ssh/id_rsa` would have bo copy your key into the tree).
+fn copy_dir(from: &Dir, to: &Dir, shown: &Path) -> std::io::Result<()> {
+    for entry in from.entries()?.flatten() {
+        let name = entry.file_name();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            to.create_dir(&name)?;
+            copy_dir(&from.open_dir(&name)?, &to.open_dir(&name)?, &shown.join(&name))?;
+        } else if kind.is_file() {
+            let mut source = from.open(&name)?;
+            let mut options = cap_std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            let mut target = to.open_with(&name, &options)?;
+            std::io::copy(&mut source, &mut target)?;
         } else {
-            std::fs::copy(entry.path(), target)?;
+            return Err(std::io::Error::other(format!(
+                "the build's metadata holds {}, which is not a file or directory (bo copies no links)",
+                shown.join(&name).display()
+            )));
         }
     }
     Ok(())

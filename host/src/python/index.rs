@@ -210,8 +210,8 @@ impl Index {
                 }
             } else {
                 let base = Path::new(index.trim_start_matches("file://"));
-                out.extend(self.directory(project, &base.join(metadata::normalize(project)), index)?);
-                out.extend(self.directory(project, base, index)?);
+                out.extend(self.directory(project, &base.join(metadata::normalize(project)), base, index)?);
+                out.extend(self.directory(project, base, base, index)?);
             }
         }
         // The download cache keeps each file under a key of the URL it came from,
@@ -221,7 +221,7 @@ impl Index {
         // this one's, with a better tag or version).
         for sub in std::fs::read_dir(&self.settings.cache).into_iter().flatten().flatten() {
             if sub.file_type().is_ok_and(|t| t.is_dir()) && sub.file_name().len() == 16 {
-                let offered = self.directory(project, &sub.path(), "download cache")?;
+                let offered = self.directory(project, &sub.path(), &sub.path(), "download cache")?;
                 out.extend(offered.into_iter().filter(|c| {
                     let origin = std::fs::read_to_string(format!("{}.origin", c.url)).unwrap_or_default();
                     self.is_own_source(origin.trim())
@@ -254,22 +254,61 @@ impl Index {
         index.is_some_and(|i| page.starts_with(&i)) || self.settings.find_links.iter().any(|l| parsed(l).as_deref() == Some(page.as_str()))
     }
 
-    fn directory(&self, project: &str, dir: &Path, origin: &str) -> Result<Vec<Candidate>, String> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+    /// The files of `project` in the local directory `dir`, which must lie in
+    /// `root` (the directory the configuration named, which the trust module
+    /// checked). Each file is taken where it really lies, and only inside `root`:
+    /// a link in a find-links directory (`x-1.0-py3-none-any.whl -> ~/private/...`,
+    /// or a project directory of an index linking to `~/private`) leads nowhere.
+    fn directory(&self, project: &str, dir: &Path, root: &Path, origin: &str) -> Result<Vec<Candidate>, String> {
+        let Ok(root) = std::fs::canonicalize(root) else {
+            return Ok(Vec::new());
+        };
+        let Ok(real_dir) = std::fs::canonicalize(dir) else {
+            return Ok(Vec::new());
+        };
+        if !real_dir.starts_with(&root) {
+            crate::progress::eprintln(&format!(
+                "Not using {}: it links to {}, outside {}",
+                dir.display(),
+                real_dir.display(),
+                root.display()
+            ));
+            return Ok(Vec::new());
+        }
+        let Ok(entries) = std::fs::read_dir(&real_dir) else {
             return Ok(Vec::new());
         };
         Ok(entries
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                candidate_from_filename(project, &name, e.path().to_string_lossy().into_owned(), origin)
+                let kind = e.file_type().ok()?;
+                let path = if kind.is_file() {
+                    e.path()
+                } else if kind.is_symlink() {
+                    let real = std::fs::canonicalize(e.path()).ok()?;
+                    if !real.starts_with(&root) {
+                        crate::progress::eprintln(&format!(
+                            "Not using {}: it links to {}, outside {}",
+                            e.path().display(),
+                            real.display(),
+                            root.display()
+                        ));
+                        return None;
+                    }
+                    real.is_file().then_some(real)?
+                } else {
+                    return None;
+                };
+                candidate_from_filename(project, &name, path.to_string_lossy().into_owned(), origin)
             })
             .collect())
     }
 
     fn links(&self, project: &str, link: &str) -> Result<Vec<Candidate>, String> {
         if !is_remote(link) {
-            return self.directory(project, Path::new(link.trim_start_matches("file://")), link);
+            let dir = Path::new(link.trim_start_matches("file://"));
+            return self.directory(project, dir, dir, link);
         }
         if self.settings.offline || !host_allowed(link, &self.settings.allow_hosts) {
             return Ok(Vec::new());
@@ -285,6 +324,11 @@ impl Index {
             .into_iter()
             .filter_map(|(href, attributes)| {
                 let (url, sha256) = split_fragment(&crate::net::join_url(page, &href));
+                // A remote page offers remote files only (as pip): a `file:` link
+                // would have bo read a file of yours as a distribution.
+                if !is_remote(&url) {
+                    return None;
+                }
                 let filename = url.rsplit('/').next()?.to_string();
                 let mut c = candidate_from_filename(project, &filename, url, page)?;
                 let attr = |k: &str| attributes.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
@@ -318,6 +362,9 @@ impl Index {
             .filter_map(|f| {
                 let filename = f["filename"].as_str()?;
                 let (file_url, fragment) = split_fragment(&crate::net::join_url(&url, f["url"].as_str()?));
+                if !is_remote(&file_url) {
+                    return None;
+                }
                 let mut c = candidate_from_filename(project, filename, file_url, &url)?;
                 c.sha256 = f["hashes"]["sha256"].as_str().map(String::from).or(fragment);
                 c.requires_python = f["requires-python"].as_str().and_then(|s| VersionSpecifiers::from_str(s).ok());
@@ -367,6 +414,11 @@ impl Index {
     pub fn fetch(&self, candidate: &Candidate) -> Result<PathBuf, String> {
         if !is_remote(&candidate.url) {
             let path = PathBuf::from(candidate.url.trim_start_matches("file://"));
+            // Listed where it really lies (see `directory`): a link put there since
+            // is not followed.
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+                return Err(format!("{}: not a regular file", path.display()));
+            }
             if let Some(want) = &candidate.sha256 {
                 check_sha256(&path, want)?;
             }

@@ -134,8 +134,14 @@ pub(crate) fn build_system(source: &Path) -> Result<BuildSystem, String> {
         backend: DEFAULT_BACKEND.to_string(),
         backend_path: Vec::new(),
     };
-    let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
-        return Ok(default());
+    // Through a handle on the source: a `pyproject.toml` linking out of it (to a
+    // file of yours, which a parse error would quote) is not read.
+    let read =
+        cap_std::fs::Dir::open_ambient_dir(source, cap_std::ambient_authority()).and_then(|dir| dir.read_to_string("pyproject.toml"));
+    let text = match read {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default()),
+        Err(e) => return Err(format!("cannot read its pyproject.toml: {e}")),
     };
     let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("pyproject.toml: {e}"))?;
     let Some(table) = doc.get("build-system") else {
